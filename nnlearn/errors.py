@@ -1,0 +1,100 @@
+"""The exceptions nnlearn raises, and the exit code each one means.
+
+Library code raises these and never prints or exits; ``cli.py`` turns them into one
+``Error: ...`` line and the exit code below. Anything else that escapes is a bug (exit 1).
+
+    NnlearnError          exit 2  bad input or usage
+      ConfigError         exit 2  a config key is missing, unknown, or out of range
+      DataError           exit 2  a CSV file is unreadable or malformed
+      ModelFileError      exit 2  a file is not a valid nnlearn model file
+      DivergedError       exit 3  the loss or the weights stopped being finite
+      GradCheckFailed     exit 4  backprop disagrees with finite differences
+      TrainingInterrupted exit 130  Ctrl-C during training (a checkpoint was saved)
+"""
+
+from __future__ import annotations
+
+
+class NnlearnError(Exception):
+    """Base of every error nnlearn reports to the user; ``hint`` is an optional second line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(NnlearnError):
+    """A config problem; ``key`` is the dotted path (``training.learning_rate``) when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.key = key
+        self.path = path
+        parts = [p for p in (path, key) if p]
+        full = ": ".join([*parts, message])
+        super().__init__(full, hint=hint)
+        self.problem = message
+
+
+class DataError(NnlearnError):
+    """A data problem located by file, physical line (header = line 1) and column name."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.problem = message
+        where = []
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        parts = [p for p in (path, prefix) if p]
+        super().__init__(": ".join([*parts, message]), hint=hint)
+
+
+class ModelFileError(NnlearnError):
+    """The file is not a valid nnlearn model file (or checkpoint)."""
+
+
+class DivergedError(NnlearnError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+    exit_code = 3
+
+
+class GradCheckFailed(NnlearnError):
+    """Backprop's gradients disagree with central finite differences."""
+
+    exit_code = 4
+
+
+class TrainingInterrupted(NnlearnError):
+    """Training was interrupted (Ctrl-C); ``checkpoint`` is the run folder that can be resumed."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, checkpoint: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.checkpoint = checkpoint
