@@ -1,0 +1,121 @@
+"""Check backprop against central finite differences.
+
+For a parameter entry w, the central difference
+
+    (L(w + eps) - L(w - eps)) / (2 eps)
+
+approximates dL/dw with an error of order eps^2 (the first-order terms cancel), so in float64 with
+eps around 1e-6 it agrees with a correct analytic gradient to about 1e-9 relative. A wrong
+derivative anywhere in backward shows up as a relative error near 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+#: the pass/fail threshold on the relative error for float64 checks
+DEFAULT_THRESHOLD = 1e-6
+#: entries checked per tensor at most; larger tensors get a seeded random subset of this size
+DEFAULT_MAX_ENTRIES = 200
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    """||a - n|| / (||a|| + ||n||) over a whole tensor (0 when both are exactly 0).
+
+    Measured per tensor, not per entry: an entry whose true gradient is ~1e-7 carries a rounding
+    error of ~1e-10 in any finite difference, which would make its own relative error look large
+    although backprop is right. Over the tensor, a wrong derivative still shows up as ~1.
+    """
+    a = np.asarray(analytic, dtype=np.float64).reshape(-1)
+    n = np.asarray(numeric, dtype=np.float64).reshape(-1)
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    return float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
+
+
+def numeric_gradient(
+    loss_fn: Callable[[], float],
+    array: np.ndarray,
+    indices: np.ndarray | None = None,
+    eps: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of ``loss_fn()`` with respect to entries of ``array`` (changed in place
+    and restored). Returns (flat indices checked, numeric gradient at those indices)."""
+    flat = array.reshape(-1)  # a view: writing to it perturbs the array loss_fn reads
+    if indices is None:
+        indices = np.arange(flat.size)
+    grads = np.empty(len(indices), dtype=np.float64)
+    for k, i in enumerate(indices):
+        orig = flat[i]
+        flat[i] = orig + eps
+        plus = loss_fn()
+        flat[i] = orig - eps
+        minus = loss_fn()
+        flat[i] = orig
+        grads[k] = (plus - minus) / (2 * eps)
+    return indices, grads
+
+
+def sample_indices(size: int, max_entries: int, rng: np.random.Generator) -> np.ndarray:
+    """All indices of a small tensor, or a seeded random subset of a large one."""
+    if size <= max_entries:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_entries, replace=False))
+
+
+@dataclass
+class TensorCheck:
+    name: str
+    shape: tuple[int, ...]
+    checked: int
+    max_abs_error: float
+    max_rel_error: float  # the tensor's relative error, see relative_error()
+    passed: bool
+
+
+def check_network(
+    network,
+    loss,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float = 1e-6,
+    threshold: float = DEFAULT_THRESHOLD,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    rng: np.random.Generator | None = None,
+    weights: np.ndarray | None = None,
+) -> list[TensorCheck]:
+    """Compare backprop's dL/d(every parameter) and dL/dx with central differences.
+
+    The network is put in evaluation mode (dropout off) so the loss is a deterministic function
+    of the weights. Returns one ``TensorCheck`` per tensor, parameters first, then ``input``.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    was_training = network.training
+    network.eval()
+    try:
+        x = np.array(x, dtype=np.float64)
+
+        def loss_fn() -> float:
+            return loss.value(network.forward(x), y, weights)
+
+        pred = network.forward(x)
+        network.zero_grad()
+        dx = network.backward(loss.gradient(pred, y, weights))
+        tensors = [(p.name, p.value, p.grad.copy()) for p in network.parameters()]
+        tensors.append(("input", x, dx))
+        results = []
+        for name, value, analytic in tensors:
+            idx = sample_indices(value.size, max_entries, rng)
+            idx, numeric = numeric_gradient(loss_fn, value, idx, eps)
+            a = analytic.reshape(-1)[idx]
+            abs_err = float(np.abs(a - numeric).max(initial=0.0))
+            rel_err = relative_error(a, numeric)
+            results.append(TensorCheck(name, tuple(value.shape), len(idx), abs_err, rel_err,
+                                       rel_err < threshold))
+        return results
+    finally:
+        if was_training:
+            network.train()

@@ -1,0 +1,170 @@
+"""Losses: how wrong the network's output is, and the gradient that starts backpropagation.
+
+One reduction convention for all of them: ``value`` is the mean over the batch, and ``gradient``
+already carries the 1/n, so an optimizer never needs to know the batch size. With per-sample
+``weights`` w, the loss is ``sum_i w_i * l_i / n`` (Keras' convention: weights of mean 1, such as
+'balanced' class weights, leave the scale of the loss unchanged).
+
+``pred`` is always the raw output of the last Dense layer, shape (n, k). The classification losses
+fuse their output function (softmax, sigmoid) into the loss; ``output(pred)`` applies it when
+probabilities are wanted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlearn.errors import ConfigError
+
+
+def _per_sample_weights(weights: np.ndarray | None, dtype) -> np.ndarray | None:
+    return None if weights is None else np.asarray(weights, dtype=dtype).reshape(-1, 1)
+
+
+class Loss:
+    name = "loss"
+    task = "regression"
+
+    def value(self, pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
+        raise NotImplementedError
+
+    def gradient(
+        self, pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def output(self, pred: np.ndarray) -> np.ndarray:
+        """What the network's raw output means to a user (identity for regression)."""
+        return pred
+
+
+class MSE(Loss):
+    """Mean squared error over all n*k entries: L = mean((p - t)^2);  dL/dp = 2 (p - t) / (n k)."""
+
+    name = "mse"
+
+    def value(self, pred, target, weights=None):
+        diff = pred - target.astype(pred.dtype, copy=False)
+        sq = diff * diff
+        w = _per_sample_weights(weights, pred.dtype)
+        return float(np.mean(sq if w is None else sq * w))
+
+    def gradient(self, pred, target, weights=None):
+        diff = pred - target.astype(pred.dtype, copy=False)
+        grad = diff * (2 / diff.size)
+        w = _per_sample_weights(weights, pred.dtype)
+        return grad if w is None else grad * w
+
+
+class MAE(Loss):
+    """Mean absolute error: L = mean(|p - t|);  dL/dp = sign(p - t) / (n k).
+
+    |x| has no derivative at x = 0; we use the subgradient 0 there (``np.sign(0) == 0``), the
+    usual choice (PyTorch does the same). Gradient checks must stay away from that kink.
+    """
+
+    name = "mae"
+
+    def value(self, pred, target, weights=None):
+        err = np.abs(pred - target.astype(pred.dtype, copy=False))
+        w = _per_sample_weights(weights, pred.dtype)
+        return float(np.mean(err if w is None else err * w))
+
+    def gradient(self, pred, target, weights=None):
+        diff = pred - target.astype(pred.dtype, copy=False)
+        grad = np.sign(diff) * (1 / diff.size)
+        w = _per_sample_weights(weights, pred.dtype)
+        return grad if w is None else grad * w
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so that exp never overflows."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, fused. ``target`` holds class indices, shape (n,).
+
+    For one sample with logits z and true class t, with p = softmax(z):
+
+        l = -log p_t = log(sum_j e^{z_j}) - z_t
+
+    computed with the log-sum-exp trick (subtract max_j z_j first), so logits of +-1000 give a
+    finite, exact loss where a separate softmax would overflow to inf or round p_t to 0 = log 0.
+
+    Why the gradient is ``softmax - onehot``: d/dz_k of log(sum_j e^{z_j}) is e^{z_k} / sum_j e^{z_j}
+    = p_k, and d/dz_k of z_t is 1 when k = t. So dl/dz_k = p_k - [k = t]. The two Jacobians that a
+    separate softmax layer and log-loss would multiply collapse into one subtraction: cheaper, and
+    free of the 1/p blow-up. Divided by n for the batch mean.
+    """
+
+    name = "cross_entropy"
+    task = "classification"
+
+    def value(self, pred, target, weights=None):
+        m = pred.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(pred - m).sum(axis=1))
+        losses = lse - pred[np.arange(len(pred)), target]
+        if weights is not None:
+            losses = losses * np.asarray(weights, dtype=pred.dtype)
+        return float(np.mean(losses))
+
+    def gradient(self, pred, target, weights=None):
+        grad = softmax(pred)
+        grad[np.arange(len(pred)), target] -= 1  # softmax - onehot
+        grad *= 1 / len(pred)
+        w = _per_sample_weights(weights, pred.dtype)
+        return grad if w is None else grad * w
+
+    def output(self, pred):
+        return softmax(pred)
+
+
+class SigmoidBCE(Loss):
+    """Sigmoid followed by binary cross-entropy, fused. ``pred`` is (n, 1) logits z, ``target`` 0/1.
+
+    With p = sigmoid(z): l = -(t log p + (1 - t) log(1 - p)), which simplifies to
+
+        l = max(z, 0) - z t + log(1 + e^{-|z|})
+
+    a form that never exponentiates a large positive number. As for softmax, the derivative
+    collapses: dl/dz = p - t. Divided by n for the batch mean.
+    """
+
+    name = "bce"
+    task = "classification"
+
+    def value(self, pred, target, weights=None):
+        t = target.reshape(pred.shape).astype(pred.dtype, copy=False)
+        losses = np.maximum(pred, 0) - pred * t + np.log1p(np.exp(-np.abs(pred)))
+        w = _per_sample_weights(weights, pred.dtype)
+        return float(np.mean(losses if w is None else losses * w))
+
+    def gradient(self, pred, target, weights=None):
+        t = target.reshape(pred.shape).astype(pred.dtype, copy=False)
+        p = np.exp(-np.logaddexp(0, -pred))  # sigmoid, stable for large |z|
+        grad = (p - t) * (1 / len(pred))
+        w = _per_sample_weights(weights, pred.dtype)
+        return grad if w is None else grad * w
+
+    def output(self, pred):
+        p1 = np.exp(-np.logaddexp(0, -pred))
+        return np.concatenate([1 - p1, p1], axis=1)  # probabilities of class 0 and class 1
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "cross_entropy": SoftmaxCrossEntropy,
+    "bce": SigmoidBCE,
+    "mse": MSE,
+    "mae": MAE,
+}
+
+
+def make_loss(name: str) -> Loss:
+    try:
+        return LOSSES[name]()
+    except KeyError:
+        raise ConfigError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}",
+                          key="training.loss") from None
