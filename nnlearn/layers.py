@@ -30,7 +30,7 @@ class Parameter:
     Both arrays are updated in place and never rebound, so an optimizer may hold on to them.
     """
 
-    __slots__ = ("name", "value", "grad")
+    __slots__ = ("grad", "name", "value")
 
     def __init__(self, name: str, value: np.ndarray) -> None:
         self.name = name

@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ConfigError
-from nnlearn.layers import ACTIVATIONS, DEFAULT_INIT, Dense, Dropout, Layer, Parameter, layer_from_spec
+from nnlearn.layers import (
+    ACTIVATIONS,
+    DEFAULT_INIT,
+    Dense,
+    Dropout,
+    Layer,
+    Parameter,
+    layer_from_spec,
+)
 
 
 class Sequential:
