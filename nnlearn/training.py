@@ -7,7 +7,16 @@ move on one mini-batch; ``fit`` repeats it over epochs.
 
 from __future__ import annotations
 
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+
+from nnlearn.errors import ConfigError, DivergedError
 
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
@@ -34,3 +43,236 @@ def _clip(optimizer, clip_norm, clip_value) -> None:
         clip_grad_value(optimizer.params, clip_value)
     if clip_norm is not None:
         clip_grad_norm(optimizer.params, clip_norm)
+
+
+# ------------------------------------------------------------------------------------------
+# fit: epochs of train_step, with validation, schedules and callbacks
+
+
+
+@dataclass
+class Split:
+    """Arrays for one split, already in the network's dtype: x (n, d); y class indices (n,) or
+    targets (n, k); w optional per-sample weights (n,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+class Callback:
+    """Hooks called by ``Trainer.fit``; set ``trainer.stop_reason`` to stop after this epoch."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {}, {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs;
+    optionally put back the weights of the best epoch when training ends."""
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 10,
+                 min_delta: float = 0.0, restore_best_weights: bool = True) -> None:
+        self.monitor = monitor
+        self.mode = mode if mode != "auto" else ("min" if _lower_is_better(monitor) else "max")
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best_weights = restore_best_weights
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, trainer, logs):
+        if self.monitor not in logs:
+            raise ConfigError(
+                f"early stopping monitors {self.monitor!r}, which this run does not compute "
+                f"(it has {', '.join(k for k in logs if k not in ('epoch', 'lr', 'seconds'))})",
+                key="training.early_stopping.monitor",
+                hint="set data.val_fraction > 0 for val_* monitors, or monitor train_loss")
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, int(logs["epoch"]), 0
+            if self.restore_best_weights:
+                self.best_weights = trainer.network.get_weights()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop_reason = (
+                    f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+                    f"(best {self.best:.6g} at epoch {self.best_epoch})")
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self.best_weights is not None:
+            trainer.network.set_weights(self.best_weights)
+            trainer.restored_epoch = self.best_epoch
+
+    def state_dict(self):
+        arrays = {f"best/{k}": v for k, v in (self.best_weights or {}).items()}
+        return arrays, {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, arrays, meta):
+        self.best, self.best_epoch, self.wait = meta["best"], meta["best_epoch"], meta["wait"]
+        best = {k[len("best/"):]: v.copy() for k, v in arrays.items() if k.startswith("best/")}
+        self.best_weights = best or None
+
+
+def _lower_is_better(name: str) -> bool:
+    return name.endswith(("loss", "mse", "rmse", "mae"))
+
+
+class Trainer:
+    """Everything that changes while a network trains, in one place, so that a checkpoint can
+    capture it and ``fit`` can resume exactly: weights (in the network), optimizer state,
+    schedule state, the random generator (shuffling, dropout), the epoch count and history."""
+
+    def __init__(self, network, loss, optimizer, *, rng: np.random.Generator,
+                 batch_size: int | None, schedule=None, shuffle: bool = True,
+                 clip_norm: float | None = None, clip_value: float | None = None,
+                 metric_fn: Callable[[np.ndarray, Split], dict[str, float]] | None = None,
+                 callbacks: Sequence[Callback] = ()) -> None:
+        self.network, self.loss, self.optimizer, self.schedule = network, loss, optimizer, schedule
+        self.rng = rng
+        self.batch_size = batch_size  # None = full batch
+        self.shuffle = shuffle
+        self.clip_norm, self.clip_value = clip_norm, clip_value
+        self.metric_fn = metric_fn
+        self.callbacks = list(callbacks)
+        self.epoch = 0  # epochs completed
+        self.history: list[dict[str, float]] = []
+        self.stop_reason: str | None = None
+        self.restored_epoch: int | None = None
+        if schedule is not None:
+            optimizer.lr = schedule.lr_at(0)
+
+    # -- one epoch ----------------------------------------------------------------------------
+    def train_epoch(self, train: Split) -> float:
+        """One pass over the training data in mini-batches; returns the sample-weighted mean of
+        the batch losses (each measured before its own update, as every trainer reports it)."""
+        n = len(train)
+        b = n if self.batch_size is None else min(self.batch_size, n)
+        if self.shuffle:
+            order = self.rng.permutation(n)  # one shuffle per epoch; the caller's arrays untouched
+            x, y = train.x[order], train.y[order]
+            w = None if train.w is None else train.w[order]
+        else:
+            x, y, w = train.x, train.y, train.w
+        self.network.train()
+        total = 0.0
+        for start in range(0, n, b):
+            stop = start + b
+            batch_loss = train_step(self.network, self.loss, self.optimizer, x[start:stop],
+                                    y[start:stop], None if w is None else w[start:stop],
+                                    clip_norm=self.clip_norm, clip_value=self.clip_value)
+            if not math.isfinite(batch_loss):
+                raise DivergedError(
+                    f"training diverged: the loss became {batch_loss} in epoch {self.epoch + 1}",
+                    hint=f"lower training.learning_rate (now {self.optimizer.lr:g}), e.g. by 10x, "
+                         "or set training.clip_grad_norm")
+            total += batch_loss * (min(stop, n) - start)
+        return total / n
+
+    def evaluate(self, split: Split) -> dict[str, float]:
+        """Loss (and metrics from ``metric_fn``) on a split, in evaluation mode."""
+        pred = self.network.predict(split.x)
+        out = {"loss": self.loss.value(pred, split.y, split.w)}
+        if self.metric_fn is not None:
+            out.update(self.metric_fn(pred, split))
+        return out
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self, train: Split, val: Split | None, epochs: int) -> list[dict[str, float]]:
+        """Train until ``epochs`` epochs are complete (counting those already done), a callback
+        stops it, or it diverges (DivergedError). Returns the history, one dict per epoch."""
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        while self.epoch < epochs and self.stop_reason is None:
+            started = time.perf_counter()
+            lr = self.optimizer.lr
+            train_loss = self.train_epoch(train)
+            self._check_weights()
+            logs: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": train_loss}
+            if val is not None and len(val):
+                logs.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
+            logs["lr"] = lr
+            logs["seconds"] = time.perf_counter() - started
+            self.epoch += 1
+            self.history.append(logs)
+            if self.schedule is not None:
+                self.optimizer.lr = self.schedule.step(self.epoch - 1, logs)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, logs)
+        if self.stop_reason is None:
+            self.stop_reason = f"completed {self.epoch} epochs"
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _check_weights(self) -> None:
+        for p in self.network.parameters():
+            if not np.isfinite(p.value).all():
+                raise DivergedError(
+                    f"training diverged: weights of {p.name} became non-finite in epoch "
+                    f"{self.epoch + 1}",
+                    hint=f"lower training.learning_rate (now {self.optimizer.lr:g})")
+
+    # -- exact snapshots, for checkpoints and resume ------------------------------------------
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Copies of everything ``fit`` changes: arrays (weights, optimizer and callback
+        buffers) and JSON-able values (epoch, history, RNG, schedule, lr)."""
+        arrays = {f"param/{k}": v for k, v in self.network.get_weights().items()}
+        numbers: dict[str, Any] = {}
+        for key, value in self.optimizer.state_dict().items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optim/{key}"] = value.copy()
+            else:
+                numbers[key] = value
+        cb_meta = []
+        for i, cb in enumerate(self.callbacks):
+            cb_arrays, meta = cb.state_dict()
+            arrays.update({f"cb{i}/{k}": v.copy() for k, v in cb_arrays.items()})
+            cb_meta.append(meta)
+        meta = {
+            "epoch": self.epoch,
+            "history": copy.deepcopy(self.history),
+            "rng": self.rng.bit_generator.state,
+            "lr": self.optimizer.lr,
+            "optimizer_numbers": numbers,
+            "schedule": None if self.schedule is None else self.schedule.state_dict(),
+            "callbacks": cb_meta,
+        }
+        return arrays, copy.deepcopy(meta)
+
+    def load_state_dict(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        self.network.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
+        state: dict[str, Any] = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
+        state.update(meta["optimizer_numbers"])
+        self.optimizer.load_state_dict(state)
+        self.optimizer.lr = meta["lr"]
+        if self.schedule is not None and meta["schedule"] is not None:
+            self.schedule.load_state_dict(meta["schedule"])
+        for i, (cb, cb_meta) in enumerate(zip(self.callbacks, meta["callbacks"])):
+            prefix = f"cb{i}/"
+            cb.load_state_dict({k[len(prefix):]: v for k, v in arrays.items()
+                                if k.startswith(prefix)}, cb_meta)
+        self.rng.bit_generator.state = meta["rng"]
+        self.epoch = int(meta["epoch"])
+        self.history = [dict(h) for h in meta["history"]]

@@ -1,0 +1,367 @@
+"""The command line: parse options, call one library function, print. No logic lives here.
+
+Exit codes (every command): 0 ok; 2 bad input or usage (one ``Error: ...`` line, maybe one hint
+line); 3 training diverged; 4 gradcheck failed; 130 interrupted (Ctrl-C); 1 a bug in nnlearn.
+
+numpy is imported lazily inside the commands, so ``nnlearn --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nnlearn import __version__
+from nnlearn.errors import NnlearnError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+# ------------------------------------------------------------------------------------------
+# errors -> exit codes
+
+
+def _fail(message: str, code: int, hint: str | None = None) -> None:
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(hint, err=True)
+    sys.exit(code)
+
+
+class Group(click.Group):
+    """Runs a command and maps every outcome to the exit-code contract."""
+
+    def main(self, args=None, prog_name=None, **kwargs):  # type: ignore[override]
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "nnlearn",
+                              standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            ctx = exc.ctx
+            hint = f"Try '{ctx.command_path} --help'." if ctx is not None else None
+            _fail(exc.format_message(), 2, hint)
+        except click.ClickException as exc:  # e.g. a file option that does not exist
+            _fail(exc.format_message(), 2)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except NnlearnError as exc:
+            from nnlearn.errors import TrainingInterrupted
+
+            if isinstance(exc, TrainingInterrupted):
+                click.echo(f"Interrupted: {exc}", err=True)
+                if exc.hint:
+                    click.echo(exc.hint, err=True)
+                sys.exit(exc.exit_code)
+            _fail(str(exc), exc.exit_code, exc.hint)
+        except OSError as exc:  # the machine said no: permissions, disk full, ...
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            _fail(f"{where}{exc.strerror or exc}", 2)
+        except Exception as exc:  # noqa: BLE001 - the one place that reports bugs
+            if os.environ.get("NNLEARN_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc}", 1,
+                  "This is a bug in nnlearn. Rerun with NNLEARN_DEBUG=1 to see the traceback.")
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="nnlearn")
+def cli() -> None:
+    """nnlearn: train multi-layer perceptrons on CSV data, and watch backprop and SGD work.
+
+    \b
+    Example:
+        nnlearn train configs/iris.yaml
+        nnlearn eval runs/iris
+        nnlearn predict runs/iris --data data/iris-test.csv
+    """
+
+
+def main() -> None:
+    cli.main()
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=float))
+
+
+def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
+    from nnlearn.config import load_config
+
+    return load_config(config, overrides)
+
+
+def _apply_threads(threads: int | None) -> None:
+    from nnlearn.threads import set_blas_threads
+
+    set_blas_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------
+# train
+
+
+class _Progress:
+    """Epoch progress on stderr: a tqdm bar on a terminal, a line now and then otherwise."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet
+        self.bar = None
+        self.last_line = 0.0
+
+    def callback(self):
+        from nnlearn.training import Callback
+
+        progress = self
+
+        class ProgressCallback(Callback):
+            def on_train_begin(self, trainer):
+                progress.start(trainer.epoch)
+
+            def on_epoch_end(self, trainer, logs):
+                progress.update(logs)
+
+            def on_train_end(self, trainer):
+                progress.close()
+
+        return ProgressCallback()
+
+    def start(self, done: int) -> None:
+        if self.quiet:
+            return
+        import time
+
+        self.last_line = time.monotonic()
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=done, unit="epoch", file=sys.stderr,
+                            dynamic_ncols=True, leave=False)
+
+    def update(self, logs: dict[str, float]) -> None:
+        if self.quiet:
+            return
+        shown = {k: logs[k] for k in ("train_loss", "val_loss", "val_accuracy", "val_r2")
+                 if k in logs}
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+            self.bar.update(1)
+            return
+        import time
+
+        epoch = int(logs["epoch"])
+        now = time.monotonic()
+        if now - self.last_line >= 5 or epoch == self.total or epoch == 1:
+            self.last_line = now
+            text = " ".join(f"{k}={v:.4g}" for k, v in shown.items())
+            click.echo(f"epoch {epoch}/{self.total} {text}", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _summary_lines(result) -> list[str]:
+    lines = [f"stopped: {result.stopped}"]
+    for split in ("train", "val", "test"):
+        m = result.metrics.get(split)
+        if not m:
+            continue
+        if "accuracy" in m:
+            lines.append(f"{split:5s} loss {m['loss']:.4f}  accuracy {m['accuracy']:.4f}")
+        else:
+            lines.append(f"{split:5s} loss {m['loss']:.4f}  rmse {m['rmse']:.4g}  r2 {m['r2']:.4f}")
+    return lines
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set training.learning_rate=0.1 (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (must be new or empty).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue an interrupted run from its checkpoint, exactly.")
+@click.option("--init-from", type=click.Path(), help="Start from a saved model's weights "
+              "(a run folder or model file); optimizer state starts fresh.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="BLAS threads (default: training.threads, $NNLEARN_THREADS, or all cores).")
+@click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json, quiet):
+    """Train the network a CONFIG file describes and write a run folder.
+
+    Prints the run folder's path as the last line (or, with --json, a JSON object holding it).
+
+    \b
+    Example:
+        nnlearn train configs/iris.yaml
+        nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
+        nnlearn train --resume runs/iris
+    """
+    if resume_dir and (config or overrides or init_from or out):
+        raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out)")
+    if not resume_dir and not config:
+        raise click.UsageError("missing argument CONFIG (or use --resume RUN_DIR)")
+    if resume_dir:
+        cfg = _load_config(str(Path(resume_dir) / "config.yaml"), ()) if (
+            Path(resume_dir) / "config.yaml").is_file() else None
+    else:
+        extra = ("training.diagnostics=true",) if diagnostics else ()
+        cfg = _load_config(config, overrides + extra)
+    _apply_threads(threads if threads else (cfg or {}).get("training", {}).get("threads"))
+
+    from nnlearn import runs
+
+    epochs = cfg["training"]["epochs"] if cfg else 0
+    progress = _Progress(epochs, quiet or as_json)
+    if resume_dir:
+        result = runs.resume(resume_dir, callbacks=[progress.callback()])
+    else:
+        result = runs.train(cfg, config_path=config, out=out, init_from=init_from,
+                            callbacks=[progress.callback()])
+    if as_json:
+        _print_json({"run_dir": str(result.run_dir), "epochs": result.epochs,
+                     "stopped": result.stopped, "metrics": result.metrics})
+        return
+    if not quiet:
+        for line in _summary_lines(result):
+            click.echo(line)
+    click.echo(str(result.run_dir))
+
+
+# ------------------------------------------------------------------------------------------
+# eval and predict
+
+
+def _format_table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in header]] + [[f"{c:.4f}" if isinstance(c, float) else str(c)
+                                           for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    return "\n".join(lines)
+
+
+def format_eval(m: dict[str, Any]) -> str:
+    if "accuracy" not in m:
+        return "\n".join([f"samples   {m['n']}", f"loss      {m['loss']:.6g}",
+                          f"MSE       {m['mse']:.6g}", f"RMSE      {m['rmse']:.6g}",
+                          f"MAE       {m['mae']:.6g}", f"R2        {m['r2']:.6f}"])
+    classes = m["classes"]
+    per = [[c, v["precision"], v["recall"], v["f1"], v["support"]]
+           for c, v in m["per_class"].items()]
+    cm_rows = [[f"true {c}", *row] for c, row in zip(classes, m["confusion_matrix"])]
+    return "\n".join([
+        f"samples   {m['n']}", f"loss      {m['loss']:.6g}", f"accuracy  {m['accuracy']:.6f}",
+        f"macro F1  {m['f1_macro']:.6f}", "",
+        _format_table(["class", "precision", "recall", "f1", "support"], per), "",
+        "confusion matrix (rows: true class, columns: predicted)",
+        _format_table(["", *[f"pred {c}" for c in classes]], cm_rows),
+    ])
+
+
+def _data_for(model, cfg, data: str | None, *, target_required: bool):
+    from nnlearn.data import read_csv
+
+    if data is None:
+        test = (cfg or {}).get("data", {}).get("test")
+        if not test:
+            raise NnlearnError("no --data given and the run's config names no data.test file",
+                               hint="pass --data CSV")
+        data = test
+    features = model.feature_names
+    return read_csv(data, target=model.target, features=features, target_required=target_required)
+
+
+@cli.command("eval", context_settings=CONTEXT)
+@click.argument("run", type=click.Path(exists=True))
+@click.option("--data", type=click.Path(), help="CSV to evaluate on (default: the config's test file).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def eval_cmd(run, data, as_json):
+    """Evaluate a trained model (RUN folder or model file) on labelled data.
+
+    Classification: loss, accuracy, per-class precision/recall/F1 and the confusion matrix.
+    Regression: MSE, RMSE, MAE and R².
+
+    \b
+    Example:
+        nnlearn eval runs/iris
+        nnlearn eval runs/iris/model.npz --data data/iris-test.csv --json
+    """
+    from nnlearn import runs
+
+    model, cfg = runs.load_run(run)
+    table = _data_for(model, cfg, data, target_required=True)
+    metrics = runs.evaluate(model, table)
+    if as_json:
+        _print_json(metrics)
+    else:
+        click.echo(f"{table.path}")
+        click.echo(format_eval(metrics))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run", type=click.Path(exists=True))
+@click.option("--data", required=True, type=click.Path(), help="CSV with the feature columns.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the CSV here (default: stdout).")
+@click.option("--proba", is_flag=True, help="Add one probability column per class.")
+def predict(run, data, out, proba):
+    """Predict for every row of a CSV (the target column may be absent).
+
+    \b
+    Example:
+        nnlearn predict runs/iris --data data/iris-test.csv --proba --out predictions.csv
+    """
+    import csv
+    import io
+
+    from nnlearn import atomicio, runs
+
+    model, cfg = runs.load_run(run)
+    table = _data_for(model, cfg, data, target_required=False)
+    header, rows = runs.predict_rows(model, table, proba=proba)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[repr(c) if isinstance(c, float) else c for c in r] for r in rows])
+    if out:
+        atomicio.write_text(out, buf.getvalue())
+    else:
+        click.echo(buf.getvalue(), nl=False)
+
+
+# ------------------------------------------------------------------------------------------
+# config
+
+
+@cli.group(context_settings=CONTEXT)
+def config() -> None:
+    """Inspect configs."""
+
+
+@config.command("show", context_settings=CONTEXT)
+@click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key.")
+def config_show(config_file, overrides):
+    """Print the fully resolved CONFIG, every default filled in.
+
+    \b
+    Example:
+        nnlearn config show configs/iris.yaml --set training.optimizer=adam
+    """
+    from nnlearn.config import dump_config
+
+    click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

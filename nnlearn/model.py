@@ -1,0 +1,108 @@
+"""A trained model as users meet it: the network plus everything needed to use it on raw CSV
+columns — feature names and order, the standardisation fitted on the training split, the class
+names, and the loss (whose output function turns scores into probabilities)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnlearn import __version__
+from nnlearn.data import LabelEncoder, Standardizer
+from nnlearn.losses import Loss, make_loss
+from nnlearn.network import Sequential
+
+FORMAT = "nnlearn-model"
+FORMAT_VERSION = 1
+
+
+class Model:
+    """``network`` maps standardised features to raw scores; ``predict`` maps raw features to
+    class names (classification) or values in the target's own units (regression)."""
+
+    def __init__(
+        self,
+        network: Sequential,
+        *,
+        task: str,
+        loss_name: str,
+        feature_names: list[str],
+        target: str | None,
+        encoder: LabelEncoder | None = None,
+        scaler: Standardizer | None = None,
+        target_scaler: Standardizer | None = None,
+    ) -> None:
+        self.network = network
+        self.task = task
+        self.loss_name = loss_name
+        self.loss: Loss = make_loss(loss_name)
+        self.feature_names = list(feature_names)
+        self.target = target
+        self.encoder = encoder
+        self.scaler = scaler
+        self.target_scaler = target_scaler
+
+    @property
+    def classes(self) -> list[str] | None:
+        return None if self.encoder is None else list(self.encoder.classes_)
+
+    # -- the pipeline: raw features -> network inputs -> scores -> predictions ---------------
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        """Raw feature matrix (n, d) -> what the network reads: standardised, in its dtype."""
+        if self.scaler is not None:
+            X = self.scaler.transform(X)
+        return np.ascontiguousarray(X, dtype=self.network.dtype)
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        return self.network.predict(self.inputs(X))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n, n_classes) probabilities (classification only)."""
+        return self.loss.output(self.scores(X))
+
+    def predict_indices(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    def predict_values(self, X: np.ndarray) -> np.ndarray:
+        """(n, k) regression predictions in the target's own units."""
+        out = self.scores(X).astype(np.float64)
+        return self.target_scaler.inverse_transform(out) if self.target_scaler else out
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class names, or regression values (n,) for a single target."""
+        if self.task == "classification":
+            return self.encoder.inverse_transform(self.predict_indices(X))
+        return self.predict_values(X)[:, 0]
+
+    # -- serialisable description -------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "nnlearn_version": __version__,
+            "architecture": self.network.spec(),
+            "dtype": str(self.network.dtype),
+            "task": self.task,
+            "loss": self.loss_name,
+            "target": self.target,
+            "feature_names": self.feature_names,
+            "classes": self.classes,
+            "scaler": None if self.scaler is None else self.scaler.to_dict(),
+            "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any], network: Sequential) -> Model:
+        return cls(
+            network,
+            task=meta["task"],
+            loss_name=meta["loss"],
+            feature_names=list(meta["feature_names"]),
+            target=meta.get("target"),
+            encoder=None if meta.get("classes") is None
+            else LabelEncoder.from_dict({"classes": meta["classes"]}),
+            scaler=None if meta.get("scaler") is None else Standardizer.from_dict(meta["scaler"]),
+            target_scaler=None if meta.get("target_scaler") is None
+            else Standardizer.from_dict(meta["target_scaler"]),
+        )

@@ -1,0 +1,463 @@
+"""Runs: from a resolved config to a run folder, and from a run folder back to a usable model.
+
+    train(cfg)      config -> data -> model -> Trainer.fit -> run folder
+    resume(dir)     continue an interrupted run exactly where its checkpoint left off
+    load_run(path)  a run folder or a model file -> Model (+ the run's config when there is one)
+    evaluate(...)   metrics of a model on a CSV (the same function train uses for its test set)
+    predict(...)    predictions for a CSV
+
+A run folder holds ``config.yaml`` (resolved, with the seed used), ``model.npz``, ``history.csv``,
+``metrics.json`` and, when checkpointing, ``checkpoint.npz``. Everything is validated before the
+folder is created, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnlearn import atomicio
+from nnlearn.config import dump_config, resolve, yaml_load
+from nnlearn.data import (
+    LabelEncoder,
+    Standardizer,
+    Table,
+    class_weights_balanced,
+    infer_task,
+    read_csv,
+    regression_targets,
+    split_indices,
+)
+from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
+from nnlearn.metrics import classification_metrics, regression_metrics
+from nnlearn.model import Model
+from nnlearn.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
+from nnlearn.network import build_mlp
+from nnlearn.optimizers import make_optimizer
+from nnlearn.schedules import make_schedule
+from nnlearn.training import Callback, EarlyStopping, Split, Trainer
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.npz"
+CHECKPOINT_FILE = "checkpoint.npz"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+
+
+# ------------------------------------------------------------------------------------------
+# preparing a run: everything that can fail on bad input happens here, before any file is written
+
+
+@dataclass
+class Prepared:
+    cfg: dict[str, Any]
+    model: Model
+    trainer: Trainer
+    train: Split
+    val: Split | None
+    train_table: Table
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_table: Table | None
+    checkpointer: Checkpointer = field(default=None)  # type: ignore[assignment]
+
+
+def draw_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def choose_loss(cfg_loss: str, task: str, n_classes: int | None) -> str:
+    """``auto``: cross-entropy for classes (sigmoid BCE when there are exactly two), MSE for
+    regression. An explicit loss must fit the task."""
+    if cfg_loss == "auto":
+        if task == "regression":
+            return "mse"
+        return "bce" if n_classes == 2 else "cross_entropy"
+    if task == "classification" and cfg_loss not in ("cross_entropy", "bce"):
+        raise ConfigError(f"loss {cfg_loss!r} is for regression, but the task is classification; "
+                          "use cross_entropy or bce", key="training.loss")
+    if task == "regression" and cfg_loss not in ("mse", "mae"):
+        raise ConfigError(f"loss {cfg_loss!r} is for classification, but the task is regression; "
+                          "use mse or mae", key="training.loss")
+    if cfg_loss == "bce" and n_classes != 2:
+        raise ConfigError(f"loss 'bce' needs exactly 2 classes, the data has {n_classes}; "
+                          "use cross_entropy", key="training.loss")
+    return cfg_loss
+
+
+def _class_weight_vector(spec: Any, encoder: LabelEncoder, y: np.ndarray) -> np.ndarray | None:
+    if spec is None:
+        return None
+    k = len(encoder.classes_)
+    if spec == "balanced":
+        per_class = class_weights_balanced(y, k)
+    else:
+        known = {str(c): i for i, c in enumerate(encoder.classes_)}
+        per_class = np.ones(k)
+        for label, weight in spec.items():
+            if str(label) not in known:
+                raise ConfigError(f"class {label!r} is not in the data (classes: "
+                                  f"{', '.join(encoder.classes_)})", key="training.class_weight")
+            per_class[known[str(label)]] = float(weight)
+    return per_class[y]
+
+
+def _targets(task: str, table: Table, encoder: LabelEncoder | None,
+             target_scaler: Standardizer | None) -> np.ndarray:
+    if task == "classification":
+        return encoder.transform(table.y, lines=table.lines, path=table.path)
+    y = regression_targets(table.y, table.lines, table.path)
+    return target_scaler.transform(y) if target_scaler is not None else y
+
+
+def metric_fn_for(model: Model) -> Callable[[np.ndarray, Split], dict[str, float]]:
+    """Per-epoch validation metrics from raw network outputs: accuracy for classification,
+    R^2/RMSE/MAE (in the target's own units) for regression."""
+    if model.task == "classification":
+        def classification(pred: np.ndarray, split: Split) -> dict[str, float]:
+            idx = model.loss.output(pred).argmax(axis=1)
+            return {"accuracy": float(np.mean(idx == split.y))}
+        return classification
+
+    def regression(pred: np.ndarray, split: Split) -> dict[str, float]:
+        p, t = pred.astype(np.float64), split.y.astype(np.float64)
+        if model.target_scaler is not None:
+            p, t = model.target_scaler.inverse_transform(p), model.target_scaler.inverse_transform(t)
+        m = regression_metrics(t, p)
+        return {"r2": m["r2"], "rmse": m["rmse"], "mae": m["mae"]}
+    return regression
+
+
+def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepared:
+    """Read the data, build the model, optimizer, schedule and trainer described by a resolved
+    config. Raises ConfigError/DataError on bad input; writes nothing."""
+    cfg = json.loads(json.dumps(cfg))  # a private copy
+    if cfg.get("seed") is None:
+        cfg["seed"] = draw_seed()
+    rng = np.random.default_rng(cfg["seed"])
+    d, m, t = cfg["data"], cfg["model"], cfg["training"]
+
+    table = read_csv(d["train"], target=d["target"], features=d["features"],
+                     weight_column=d.get("sample_weight"))
+    task = d["task"] if d["task"] != "auto" else infer_task(table.y)
+    encoder = target_scaler = None
+    if task == "classification":
+        encoder = LabelEncoder().fit(table.y)
+        if len(encoder.classes_) < 2:
+            raise DataError(f"the target column has only one class ({encoder.classes_[0]!r}); "
+                            "classification needs at least two", path=table.path,
+                            column=d["target"])
+    loss_name = choose_loss(t["loss"], task, None if encoder is None else len(encoder.classes_))
+
+    y_all = (encoder.transform(table.y, lines=table.lines, path=table.path)
+             if encoder is not None else regression_targets(table.y, table.lines, table.path))
+    train_idx, val_idx = split_indices(len(table.X), d["val_fraction"], rng,
+                                       stratify=y_all if encoder is not None else None)
+    X_train = table.X[train_idx]
+    scaler = Standardizer().fit(X_train, table.feature_names) if d["standardize"] else None
+    if task == "regression" and d.get("standardize_target", True):
+        target_scaler = Standardizer().fit(y_all[train_idx], [d["target"]])
+
+    dtype = np.dtype(t["dtype"])
+    n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
+    network = build_mlp(len(table.feature_names), m["layers"], n_out, rng=rng, dtype=dtype)
+    model = Model(network, task=task, loss_name=loss_name, feature_names=table.feature_names,
+                  target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler)
+
+    y_model = y_all if target_scaler is None else target_scaler.transform(y_all)
+    if task == "regression":
+        y_model = y_model.astype(dtype)
+    weights = table.weights
+    cw = _class_weight_vector(t.get("class_weight"), encoder, y_all) if encoder else None
+    if cw is not None:
+        weights = cw if weights is None else weights * cw
+    x_all = model.inputs(table.X)
+    train = Split(x_all[train_idx], y_model[train_idx],
+                  None if weights is None else weights[train_idx].astype(dtype))
+    val = Split(x_all[val_idx], y_model[val_idx]) if len(val_idx) else None
+
+    test_table = None
+    if d.get("test"):
+        test_table = read_csv(d["test"], target=d["target"], features=table.feature_names)
+        _targets(task, test_table, encoder, target_scaler)  # refuse unseen labels now, not later
+
+    optimizer = make_optimizer(t["optimizer"], network.parameters(), t["learning_rate"],
+                               t["weight_decay"])
+    schedule = make_schedule(t["schedule"], t["learning_rate"], t["epochs"])
+    all_callbacks: list[Callback] = []
+    if t.get("early_stopping"):
+        es = t["early_stopping"]
+        all_callbacks.append(EarlyStopping(es["monitor"], es["mode"], es["patience"],
+                                           es["min_delta"], es["restore_best_weights"]))
+    all_callbacks.extend(callbacks)
+    batch_size = None if t["batch_size"] == "full" else int(t["batch_size"])
+    trainer = Trainer(network, model.loss, optimizer, rng=rng, batch_size=batch_size,
+                      schedule=schedule, shuffle=t.get("shuffle", True),
+                      clip_norm=t.get("clip_grad_norm"), clip_value=t.get("clip_grad_value"),
+                      metric_fn=metric_fn_for(model), callbacks=all_callbacks)
+    return Prepared(cfg, model, trainer, train, val, table, train_idx, val_idx, test_table)
+
+
+# ------------------------------------------------------------------------------------------
+# evaluation and prediction: one function each, used by train, eval and predict alike
+
+
+def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """Loss and metrics of ``model`` on ``table`` (or on its ``rows``)."""
+    X = table.X if rows is None else table.X[rows]
+    sub = table if rows is None else Table(table.path, table.header, X, table.feature_names,
+                                           table.y[rows], table.target, table.lines[rows], None)
+    scores = model.scores(X)
+    if model.task == "classification":
+        y = model.encoder.transform(sub.y, lines=sub.lines, path=sub.path)
+        out: dict[str, Any] = {"n": int(len(y)), "loss": model.loss.value(scores, y)}
+        out.update(classification_metrics(y, model.loss.output(scores).argmax(axis=1),
+                                          model.classes))
+        return out
+    y = regression_targets(sub.y, sub.lines, sub.path)
+    y_model = model.target_scaler.transform(y) if model.target_scaler else y
+    out = {"n": int(len(y)), "loss": model.loss.value(scores, y_model.astype(scores.dtype))}
+    out.update(regression_metrics(y, model.predict_values(X)))
+    return out
+
+
+def predict_rows(model: Model, table: Table, *, proba: bool = False) -> tuple[list[str], list[list]]:
+    """Header and rows of predictions, one row per input row (original class names)."""
+    if model.task == "classification":
+        if proba:
+            p = model.predict_proba(table.X)
+            header = ["prediction"] + [f"p_{c}" for c in model.classes]
+            names = model.encoder.inverse_transform(p.argmax(axis=1))
+            return header, [[n, *map(float, row)] for n, row in zip(names, p)]
+        return ["prediction"], [[n] for n in model.predict(table.X)]
+    return ["prediction"], [[float(v)] for v in model.predict(table.X)]
+
+
+# ------------------------------------------------------------------------------------------
+# the run folder
+
+
+def default_run_dir(config_path: str | os.PathLike | None, base: Path | None = None) -> Path:
+    stem = Path(config_path).stem if config_path else "run"
+    return (base or Path.cwd() / "runs") / stem
+
+
+def make_run_dir(path: Path, *, numbered: bool) -> Path:
+    """Create a fresh run folder. ``numbered``: ``runs/iris`` exists -> ``runs/iris-2`` ...
+    Otherwise an existing non-empty folder is refused: a run never overwrites another's files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not numbered:
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise NnlearnError(f"{path}: already exists and is not empty; choose another --out "
+                               "(a run never overwrites another run's files)")
+        path.mkdir(exist_ok=True)
+        return path
+    candidate, k = path, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            k += 1
+            candidate = path.with_name(f"{path.name}-{k}")
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    columns: list[str] = []
+    for row in history:
+        columns.extend(k for k in row if k not in columns)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in history:
+        writer.writerow(["" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float)
+                         else row[c] for c in columns])
+    atomicio.write_text(path, buf.getvalue())
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomicio.write_text(path, json.dumps(_json_safe(obj), indent=2) + "\n")
+
+
+class Checkpointer(Callback):
+    """Keeps an exact in-memory snapshot of the trainer after every epoch (so Ctrl-C can save a
+    consistent state), and writes it to ``checkpoint.npz`` every ``every`` epochs."""
+
+    def __init__(self, run_dir: Path, model: Model, cfg: dict[str, Any], every: int) -> None:
+        self.run_dir, self.model, self.cfg, self.every = run_dir, model, cfg, every
+        self.snapshot: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+
+    def on_train_begin(self, trainer):
+        if self.snapshot is None:
+            self.snapshot = trainer.state_dict()
+
+    def on_epoch_end(self, trainer, logs):
+        self.snapshot = trainer.state_dict()
+        if self.every and trainer.epoch % self.every == 0:
+            self.write()
+
+    def write(self) -> None:
+        arrays, state = self.snapshot
+        meta = self.model.metadata()
+        meta["kind"] = "checkpoint"
+        meta["training_state"] = state
+        save_arrays(self.run_dir / CHECKPOINT_FILE, arrays, _json_safe(meta))
+        write_history(self.run_dir / HISTORY_FILE, state["history"])
+
+    def write_model_from_snapshot(self) -> None:
+        arrays, _ = self.snapshot
+        self.model.network.set_weights({k[6:]: v for k, v in arrays.items()
+                                        if k.startswith("param/")})
+        save_model(self.run_dir / MODEL_FILE, self.model)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    epochs: int
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    stopped: str
+
+
+def _final_metrics(p: Prepared) -> dict[str, Any]:
+    out: dict[str, Any] = {"train": evaluate(p.model, p.train_table, rows=p.train_idx)}
+    if len(p.val_idx):
+        out["val"] = evaluate(p.model, p.train_table, rows=p.val_idx)
+    if p.test_table is not None:
+        out["test"] = evaluate(p.model, p.test_table)
+    return out
+
+
+def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
+          out: str | os.PathLike | None = None, callbacks: Sequence[Callback] = (),
+          init_from: str | os.PathLike | None = None,
+          on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
+    """Train the model a resolved config describes and write its run folder."""
+    p = prepare(cfg, callbacks=callbacks)
+    if init_from is not None:
+        _copy_weights_from(p.model, init_from)
+    if out is not None:
+        run_dir = make_run_dir(Path(out), numbered=False)
+    elif p.cfg["output"].get("dir"):
+        run_dir = make_run_dir(Path(p.cfg["output"]["dir"]), numbered=True)
+    else:
+        run_dir = make_run_dir(default_run_dir(config_path), numbered=True)
+    if on_run_dir is not None:
+        on_run_dir(run_dir)
+    atomicio.write_text(run_dir / CONFIG_FILE, dump_config(p.cfg))
+    return _fit_and_write(p, run_dir)
+
+
+def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Continue an interrupted run from its checkpoint: same weights, optimizer state, schedule,
+    random generator, epoch and history, so the result equals an uninterrupted run."""
+    run_dir = Path(run_dir)
+    ckpt = run_dir / CHECKPOINT_FILE
+    if not ckpt.is_file():
+        raise NnlearnError(f"{run_dir}: no {CHECKPOINT_FILE} to resume from",
+                           hint="a run writes one on Ctrl-C or every training.checkpoint_every "
+                                "epochs")
+    cfg = load_run_config(run_dir)
+    p = prepare(cfg, callbacks=callbacks)
+    arrays, meta = load_arrays(ckpt)
+    try:
+        p.trainer.load_state_dict(arrays, meta["training_state"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config ({exc})") from None
+    return _fit_and_write(p, run_dir)
+
+
+def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
+    t = p.cfg["training"]
+    ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
+    p.trainer.callbacks.append(ckpt)
+    try:
+        history = p.trainer.fit(p.train, p.val, t["epochs"])
+    except KeyboardInterrupt:
+        ckpt.write()
+        ckpt.write_model_from_snapshot()
+        done = ckpt.snapshot[1]["epoch"]
+        raise TrainingInterrupted(
+            f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
+            checkpoint=str(run_dir),
+            hint=f"resume with: nnlearn train --resume {run_dir}") from None
+    except DivergedError as exc:
+        write_history(run_dir / HISTORY_FILE, p.trainer.history)
+        write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
+                                            "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
+        raise
+    finally:
+        p.trainer.callbacks.remove(ckpt)
+    if ckpt.every:
+        ckpt.snapshot = p.trainer.state_dict()
+        ckpt.write()
+    save_model(run_dir / MODEL_FILE, p.model)
+    write_history(run_dir / HISTORY_FILE, history)
+    metrics = _final_metrics(p)
+    es = next((cb for cb in p.trainer.callbacks if isinstance(cb, EarlyStopping)), None)
+    summary = {"status": "ok", "epochs": p.trainer.epoch, "seed": p.cfg["seed"],
+               "stopped": p.trainer.stop_reason,
+               "best_epoch": None if es is None else es.best_epoch,
+               "restored_epoch": p.trainer.restored_epoch, **metrics}
+    write_json(run_dir / METRICS_FILE, summary)
+    return RunResult(run_dir, p.trainer.epoch, summary, history, p.trainer.stop_reason)
+
+
+def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
+    """``--init-from``: start from saved weights (same architecture), fresh optimizer state."""
+    source = load_run(path)[0]
+    ours = {p.name: p.value.shape for p in model.network.parameters()}
+    theirs = {p.name: p.value.shape for p in source.network.parameters()}
+    if ours != theirs:
+        raise NnlearnError(f"{path}: its architecture {sorted(theirs.items())} does not match "
+                           f"this config's {sorted(ours.items())}")
+    model.network.set_weights(source.network.get_weights())
+
+
+# ------------------------------------------------------------------------------------------
+# reading runs back
+
+
+def load_run_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    raw = yaml_load(path.read_text(encoding="utf-8"), str(path))
+    return resolve(raw, base_dir=run_dir, source=str(path))
+
+
+def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
+    """A run folder (its model.npz and config.yaml) or a model/checkpoint file."""
+    path = Path(path)
+    if path.is_dir():
+        model_path = path / MODEL_FILE
+        if not model_path.is_file():
+            raise NnlearnError(f"{path}: no {MODEL_FILE} in this folder; is it a run folder?")
+        cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
+        return load_model(model_path), cfg
+    arrays, meta = load_arrays(path)
+    return model_from_arrays(path, arrays, meta), None

@@ -1,0 +1,146 @@
+"""The training loop: train_step's five moves, fit, reproducibility, float32, early stopping."""
+
+import numpy as np
+import pytest
+
+from nnlearn.errors import DivergedError
+from nnlearn.losses import MSE, SigmoidBCE, SoftmaxCrossEntropy
+from nnlearn.network import build_mlp
+from nnlearn.optimizers import SGD
+from nnlearn.training import EarlyStopping, Split, Trainer, train_step
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _train_xor(seed, epochs=500):
+    rng = np.random.default_rng(seed)
+    net = build_mlp(2, [{"units": 4, "activation": "tanh"}], 1, rng=rng)
+    opt = SGD(net.parameters(), lr=0.5)
+    trainer = Trainer(net, SigmoidBCE(), opt, rng=rng, batch_size=None)
+    trainer.fit(Split(XOR_X, XOR_Y), None, epochs)
+    return net, trainer
+
+
+def test_xor_is_learned_to_100_percent():
+    net, trainer = _train_xor(seed=1)
+    pred = (net.predict(XOR_X)[:, 0] > 0).astype(int)
+    np.testing.assert_array_equal(pred, XOR_Y)
+    assert trainer.history[-1]["train_loss"] < trainer.history[0]["train_loss"] / 5
+
+
+def test_same_seed_gives_bit_identical_weights():
+    a, _ = _train_xor(seed=7, epochs=50)
+    b, _ = _train_xor(seed=7, epochs=50)
+    c, _ = _train_xor(seed=8, epochs=50)
+    for (name, wa), wb in zip(a.get_weights().items(), b.get_weights().values()):
+        assert np.array_equal(wa, wb), name
+    assert not np.array_equal(a.get_weights()["dense_1.W"], c.get_weights()["dense_1.W"])
+
+
+def test_train_step_is_forward_loss_backward_then_sgd_update():
+    rng = np.random.default_rng(0)
+    net = build_mlp(3, [{"units": 4, "activation": "relu"}], 2, rng=rng)
+    x, y = rng.normal(size=(5, 3)), rng.integers(0, 2, size=5)
+    loss = SoftmaxCrossEntropy()
+    before = net.get_weights()
+    # the gradients the step must use, computed independently
+    net.zero_grad()
+    net.backward(loss.gradient(net.forward(x), y))
+    grads = {p.name: p.grad.copy() for p in net.parameters()}
+    value = loss.value(net.forward(x), y)
+    opt = SGD(net.parameters(), lr=0.1)
+    returned = train_step(net, loss, opt, x, y)
+    assert returned == value
+    for p in net.parameters():
+        np.testing.assert_allclose(p.value, before[p.name] - 0.1 * grads[p.name], rtol=1e-13,
+                                   err_msg=p.name)
+
+
+def test_float32_stays_float32_end_to_end():
+    rng = np.random.default_rng(0)
+    net = build_mlp(3, [{"units": 5, "activation": "gelu", "dropout": 0.1},
+                        {"units": 4, "activation": "elu"}], 3, rng=rng, dtype=np.float32)
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.integers(0, 3, size=8)
+    opt = SGD(net.parameters(), lr=0.1, momentum=0.9)
+    out = net.forward(x)
+    assert out.dtype == np.float32
+    grad = SoftmaxCrossEntropy().gradient(out, y)
+    assert grad.dtype == np.float32
+    assert net.backward(grad).dtype == np.float32
+    train_step(net, SoftmaxCrossEntropy(), opt, x, y)
+    for p in net.parameters():
+        assert p.value.dtype == np.float32 and p.grad.dtype == np.float32, p.name
+    for loss, target in [(MSE(), rng.normal(size=(8, 3))), (SigmoidBCE(), y % 2)]:
+        pred = out[:, :1] if isinstance(loss, SigmoidBCE) else out
+        assert loss.gradient(pred, target).dtype == np.float32
+
+
+def test_divergence_raises_with_a_learning_rate_hint():
+    rng = np.random.default_rng(0)
+    net = build_mlp(1, [{"units": 8, "activation": "relu"}], 1, rng=rng)
+    x = rng.normal(size=(64, 1)) * 100
+    y = x * 1000
+    trainer = Trainer(net, MSE(), SGD(net.parameters(), lr=10.0), rng=rng, batch_size=8)
+    with pytest.raises(DivergedError) as exc:
+        trainer.fit(Split(x, y), None, 50)
+    assert "learning_rate" in exc.value.hint
+
+
+def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
+    rng = np.random.default_rng(0)
+    net = build_mlp(2, [], 1, rng=rng)
+    x, y = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
+    opt = SGD(net.parameters(), lr=0.0)  # no update: every batch sees the same weights
+    trainer = Trainer(net, MSE(), opt, rng=rng, batch_size=4)
+    loss = trainer.train_epoch(Split(x, y))
+    assert loss == pytest.approx(MSE().value(net.predict(x), y), rel=1e-12)
+
+
+def test_early_stopping_restores_the_best_weights():
+    rng = np.random.default_rng(0)
+    net = build_mlp(2, [{"units": 32, "activation": "relu"}], 1, rng=rng)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 1))  # noise: val loss soon rises
+    xv, yv = rng.normal(size=(20, 2)), rng.normal(size=(20, 1))
+    es = EarlyStopping("val_loss", patience=3)
+    trainer = Trainer(net, MSE(), SGD(net.parameters(), lr=0.1), rng=rng, batch_size=4,
+                      callbacks=[es])
+    history = trainer.fit(Split(x, y), Split(xv, yv), 200)
+    assert trainer.epoch < 200 and "early stopping" in trainer.stop_reason
+    best = min(history, key=lambda h: h["val_loss"])
+    assert es.best_epoch == best["epoch"]
+    assert MSE().value(net.predict(xv), yv) == pytest.approx(best["val_loss"], rel=1e-12)
+
+
+def test_no_python_loop_over_samples_in_forward_backward():
+    # Time-free check: a forward/backward on 10,000 samples must not call a layer per sample.
+    calls = {"n": 0}
+    rng = np.random.default_rng(0)
+    net = build_mlp(4, [{"units": 8, "activation": "relu"}], 3, rng=rng)
+    for layer in net.layers:
+        original = layer.forward
+
+        def counting(x, _f=original):
+            calls["n"] += 1
+            return _f(x)
+        layer.forward = counting
+    out = net.forward(rng.normal(size=(10_000, 4)))
+    net.backward(SoftmaxCrossEntropy().gradient(out, rng.integers(0, 3, size=10_000)))
+    assert calls["n"] == len(net.layers)
+
+
+def test_layer_and_loss_math_has_no_python_loops():
+    import ast
+    import inspect
+
+    from nnlearn import layers, losses
+
+    for module in (layers, losses):
+        tree = ast.parse(inspect.getsource(module))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in (
+                    "forward", "backward", "value", "gradient", "output"):
+                loops = [n for n in ast.walk(node) if isinstance(
+                    n, (ast.For, ast.While, ast.ListComp, ast.GeneratorExp))]
+                assert not loops, f"{module.__name__}.{node.name} loops in Python"
