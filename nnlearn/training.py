@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ConfigError, DivergedError
+from nnlearn.optimizers import clip_grad_norm, clip_grad_value
 
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
@@ -37,8 +38,6 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
 def _clip(optimizer, clip_norm, clip_value) -> None:
     if clip_norm is None and clip_value is None:
         return
-    from nnlearn.optimizers import clip_grad_norm, clip_grad_value
-
     if clip_value is not None:
         clip_grad_value(optimizer.params, clip_value)
     if clip_norm is not None:
@@ -161,7 +160,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self.restored_epoch: int | None = None
         if schedule is not None:
-            optimizer.lr = schedule.lr_at(0)
+            optimizer.lr = schedule.lr
 
     # -- one epoch ----------------------------------------------------------------------------
     def train_epoch(self, train: Split) -> float:
