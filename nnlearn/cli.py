@@ -223,11 +223,14 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
 
     epochs = cfg["training"]["epochs"] if cfg else 0
     progress = _Progress(epochs, quiet or as_json)
-    if resume_dir:
-        result = runs.resume(resume_dir, callbacks=[progress.callback()])
-    else:
-        result = runs.train(cfg, config_path=config, out=out, init_from=init_from,
-                            callbacks=[progress.callback()])
+    try:
+        if resume_dir:
+            result = runs.resume(resume_dir, callbacks=[progress.callback()])
+        else:
+            result = runs.train(cfg, config_path=config, out=out, init_from=init_from,
+                                callbacks=[progress.callback()])
+    finally:
+        progress.close()
     if as_json:
         _print_json({"run_dir": str(result.run_dir), "epochs": result.epochs,
                      "stopped": result.stopped, "metrics": result.metrics})

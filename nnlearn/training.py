@@ -203,6 +203,17 @@ class Trainer:
         stops it, or it diverges (DivergedError). Returns the history, one dict per epoch."""
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        # Overflow is detected and reported as divergence below; numpy's warnings would only
+        # add noise to that one clear message.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._fit_epochs(train, val, epochs)
+        if self.stop_reason is None:
+            self.stop_reason = f"completed {self.epoch} epochs"
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _fit_epochs(self, train: Split, val: Split | None, epochs: int) -> None:
         while self.epoch < epochs and self.stop_reason is None:
             started = time.perf_counter()
             lr = self.optimizer.lr
@@ -219,11 +230,6 @@ class Trainer:
                 self.optimizer.lr = self.schedule.step(self.epoch - 1, logs)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, logs)
-        if self.stop_reason is None:
-            self.stop_reason = f"completed {self.epoch} epochs"
-        for cb in self.callbacks:
-            cb.on_train_end(self)
-        return self.history
 
     def _check_weights(self) -> None:
         for p in self.network.parameters():
