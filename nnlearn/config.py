@@ -81,7 +81,7 @@ _REGRESSION_MONITORS = ("val_r2", "val_rmse", "val_mae", "val_mse")
 
 
 def monitor_mode(monitor: str) -> str:
-    """``"max"`` for quantities that grow as the model improves (accuracy, F1, R²), else ``"min"``."""
+    """``"max"`` for quantities that grow as the model improves (accuracy, F1, R²), else "min"."""
     return "max" if monitor in _MAXIMISED_MONITORS else "min"
 
 
@@ -639,12 +639,18 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
     model["layers"] = layers
 
 
+def _batching_of(batch_size: Any) -> str:
+    """The regime a batch size means: "full", 1 -> "stochastic", anything else "minibatch"."""
+    if isinstance(batch_size, str) and batch_size == "full":
+        return "full"
+    return "stochastic" if _is_int(batch_size) and batch_size == 1 else "minibatch"
+
+
 def _resolve_batching(training: dict[str, Any], given: set[str], ctx: _Ctx) -> None:
     """Make ``batching`` and ``batch_size`` agree; refuse when the file says two things."""
     batching, size = training["batching"], training["batch_size"]
     if batching is None:
-        training["batching"] = ("full" if size == "full" else
-                                "stochastic" if size == 1 else "minibatch")
+        training["batching"] = _batching_of(size)
         return
     wanted = {"full": "'full'", "stochastic": "1", "minibatch": "an integer > 1"}[batching]
     fits = ((batching == "full" and size == "full")
@@ -671,7 +677,8 @@ def _check_monitor(monitor: str, key: str, task: str | None, val_fraction: float
                  "set data.val_fraction > 0 or monitor train_loss")
     if task == "regression" and monitor in _CLASSIFICATION_MONITORS:
         ctx.fail(key, f"monitor {monitor!r} is a classification metric but the task is "
-                 "regression", f"use one of val_loss, train_loss, {', '.join(_REGRESSION_MONITORS)}")
+                 "regression",
+                 f"use one of val_loss, train_loss, {', '.join(_REGRESSION_MONITORS)}")
     if task == "classification" and monitor in _REGRESSION_MONITORS:
         ctx.fail(key, f"monitor {monitor!r} is a regression metric but the task is "
                  "classification",
@@ -1037,8 +1044,10 @@ def _derived_layers(model: Mapping[str, Any]) -> list[dict[str, Any]] | None:
 def dump_config(cfg: dict) -> str:
     """YAML text for a (resolved) config, keys in schema order, lists of numbers on one line.
 
-    ``model.layers`` is written as null when it is exactly what hidden/activation/dropout/init
-    give, so the dump stays short and ``--set model.hidden=...`` still works on it.
+    Derived values are written as null so that the dump stays an editable input: ``model.layers``
+    when it is exactly what hidden/activation/dropout/init give (else ``--set model.hidden=...``
+    would contradict it), and ``training.batching`` when it is what ``batch_size`` implies (else
+    ``--set training.batch_size=1`` would contradict ``minibatch``).
     ``resolve(yaml_load(dump_config(cfg)))`` gives ``cfg`` back for any resolved ``cfg``.
     """
     out = _ordered(cfg, _TOP_KEYS)
@@ -1049,6 +1058,10 @@ def dump_config(cfg: dict) -> str:
     if isinstance(model, dict) and model.get("layers") is not None \
             and model["layers"] == _derived_layers(model):
         model["layers"] = None
+    training = out.get("training")
+    if isinstance(training, dict) and training.get("batching") == _batching_of(
+            training.get("batch_size")):
+        training["batching"] = None
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=100)
 

@@ -1,4 +1,4 @@
-"""Tests for nnlearn.config: defaults, every class of error, overrides, and dump/load round trips."""
+"""Tests for nnlearn.config: defaults, every class of error, overrides, dump/load round trips."""
 
 from __future__ import annotations
 
@@ -288,7 +288,19 @@ def test_parameter_of_another_optimizer_points_at_its_owner() -> None:
     assert "sgd, rmsprop" in err.hint and "adam takes beta1, beta2, eps" in err.hint
 
 
-# ---------------------------------------------------------------------------------- types and ranges
+# ---------------------------------------------------------------------------- types and ranges
+
+
+@pytest.mark.parametrize("raw,key", [
+    (base(seed=-(10**5000)), "seed"),
+    (base(training={"learning_rate": 10**5000}), "training.learning_rate"),
+    (base(training={"epochs": -(10**5000)}), "training.epochs"),
+    (base(training={"class_weight": {10**5000: 1}}), "training.class_weight"),
+])
+def test_integers_too_long_to_print_are_still_config_errors(raw: dict, key: str) -> None:
+    # Python refuses str() of ints over 4300 digits; the message must not need it.
+    err = error(raw)
+    assert err.key == key
 
 
 @pytest.mark.parametrize("raw,key", [
@@ -748,6 +760,17 @@ def test_dump_writes_derivable_layers_as_null_and_keeps_the_others() -> None:
     assert "layers: null" in derived
     custom = dump_config(res(base(model={"layers": [{"units": 4, "activation": "tanh"}]})))
     assert "activation: tanh" in custom and "layers: null" not in custom
+
+
+def test_dump_writes_derivable_batching_as_null() -> None:
+    for training in ({"batching": "stochastic"}, {"batch_size": "full"}, {}):
+        assert "batching: null" in dump_config(res(base(training=training)))
+
+
+def test_dumped_config_still_accepts_batch_size_overrides(tmp_path: Path) -> None:
+    dumped = dump_config(load_config(write(tmp_path, MINIMAL)))
+    cfg = load_config(write(tmp_path / "d", dumped), ["training.batch_size=1"])
+    assert cfg["training"]["batching"] == "stochastic"
 
 
 def test_dumped_config_still_accepts_a_hidden_override(tmp_path: Path) -> None:
