@@ -500,6 +500,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "features": (None, _features),
         "val_fraction": (0.2, _number(0.0, 1.0, hi_open=True)),
         "standardize": (True, _boolean),
+        "standardize_target": (True, _boolean),
         "sample_weight": (None, _column(nullable=True)),
     },
     "model": {

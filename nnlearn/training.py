@@ -38,10 +38,10 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
 def _clip(optimizer, clip_norm, clip_value) -> None:
     if clip_norm is None and clip_value is None:
         return
-    if clip_value is not None:
-        clip_grad_value(optimizer.params, clip_value)
     if clip_norm is not None:
         clip_grad_norm(optimizer.params, clip_norm)
+    if clip_value is not None:
+        clip_grad_value(optimizer.params, clip_value)
 
 
 # ------------------------------------------------------------------------------------------
