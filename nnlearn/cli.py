@@ -366,5 +366,17 @@ def config_show(config_file, overrides):
     click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
 
 
+# ------------------------------------------------------------------------------------------
+# teaching: summary, gradcheck, explain  (issue 4)
+
+
+# ------------------------------------------------------------------------------------------
+# batch runs: sweep, compare  (issue 6)
+
+
+# ------------------------------------------------------------------------------------------
+# pictures: plot  (issue 7)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,42 @@
+"""Shared test helpers: run the real CLI in a subprocess, and paths to bundled files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+DATA = ROOT / "data"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m nnlearn ARGS`` with this checkout first on the path."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.pop("NNLEARN_DEBUG", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "nnlearn", *map(str, args)], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *patterns: str) -> str:
+    """The error contract: exit ``code``, an ``Error: ...`` line, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("Error: "), proc.stderr
+    assert len(lines) <= 2, f"at most an error line and a hint line:\n{proc.stderr}"
+    for pattern in patterns:
+        assert pattern.lower() in proc.stderr.lower(), (pattern, proc.stderr)
+    return lines[0]
+
+
+@pytest.fixture
+def cli():
+    return run_cli
