@@ -222,9 +222,9 @@ def synthetic_files(
 
 
 def make_moons() -> dict[str, str]:
-    """1000 moons points (noise 0.2), split 800 / 200."""
+    """1000 moons points (noise 0.15), split 800 / 200."""
     rng = np.random.default_rng(SEEDS["moons"])
-    x, y = two_moons(500, 0.2, rng)
+    x, y = two_moons(500, 0.15, rng)
     return synthetic_files("moons", x, y, rng)
 
 

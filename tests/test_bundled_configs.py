@@ -15,7 +15,7 @@ FLOORS = {
     "xor.yaml": ("accuracy", 1.0),
     "moons.yaml": ("accuracy", 0.95),
     "spirals.yaml": ("accuracy", 0.95),
-    "diabetes.yaml": ("r2", 0.45),
+    "diabetes.yaml": ("r2", 0.50),
 }
 
 
