@@ -1531,6 +1531,12 @@ class Standardizer:
             dtype, copy=False
         )
 
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Undo ``transform``: (n, d) standardised -> original units, as float64."""
+        if self.mean_ is None or self.scale_ is None:
+            raise RuntimeError("Standardizer.inverse_transform called before fit")
+        return np.asarray(Z, dtype=np.float64) * self.scale_ + self.mean_
+
     def to_dict(self) -> dict:
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("Standardizer.to_dict called before fit")

@@ -88,6 +88,7 @@ class Model:
             "target": self.target,
             "feature_names": self.feature_names,
             "classes": self.classes,
+            "label_encoder": None if self.encoder is None else self.encoder.to_dict(),
             "scaler": None if self.scaler is None else self.scaler.to_dict(),
             "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
         }
@@ -100,8 +101,8 @@ class Model:
             loss_name=meta["loss"],
             feature_names=list(meta["feature_names"]),
             target=meta.get("target"),
-            encoder=None if meta.get("classes") is None
-            else LabelEncoder.from_dict({"classes": meta["classes"]}),
+            encoder=None if meta.get("label_encoder") is None
+            else LabelEncoder.from_dict(meta["label_encoder"]),
             scaler=None if meta.get("scaler") is None else Standardizer.from_dict(meta["scaler"]),
             target_scaler=None if meta.get("target_scaler") is None
             else Standardizer.from_dict(meta["target_scaler"]),

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn import atomicio
-from nnlearn.errors import ModelFileError
+from nnlearn.errors import ModelFileError, NnlearnError
 from nnlearn.model import FORMAT, FORMAT_VERSION, Model
 from nnlearn.network import Sequential
 
@@ -100,7 +100,7 @@ def model_from_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any])
             raise ValueError("feature names do not match the input width")
     except ModelFileError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except (NnlearnError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         # any inconsistency in a file we did not write is the file's fault, not a bug
         raise ModelFileError(f"{invalid} ({exc})"[:300]) from None
     return model
