@@ -63,7 +63,7 @@ class Group(click.Group):
         except OSError as exc:  # the machine said no: permissions, disk full, ...
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(f"{where}{exc.strerror or exc}", 2)
-        except Exception as exc:  # noqa: BLE001 - the one place that reports bugs
+        except Exception as exc:
             if os.environ.get("NNLEARN_DEBUG"):
                 raise
             _fail(f"internal error: {type(exc).__name__}: {exc}", 1,

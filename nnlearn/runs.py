@@ -220,13 +220,13 @@ def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> d
     scores = model.scores(X)
     if model.task == "classification":
         y = model.encoder.transform(sub.y, lines=sub.lines, path=sub.path)
-        out: dict[str, Any] = {"n": int(len(y)), "loss": model.loss.value(scores, y)}
+        out: dict[str, Any] = {"n": len(y), "loss": model.loss.value(scores, y)}
         out.update(classification_metrics(y, model.loss.output(scores).argmax(axis=1),
                                           model.classes))
         return out
     y = regression_targets(sub.y, sub.lines, sub.path)
     y_model = model.target_scaler.transform(y) if model.target_scaler else y
-    out = {"n": int(len(y)), "loss": model.loss.value(scores, y_model.astype(scores.dtype))}
+    out = {"n": len(y), "loss": model.loss.value(scores, y_model.astype(scores.dtype))}
     out.update(regression_metrics(y, model.predict_values(X)))
     return out
 

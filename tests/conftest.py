@@ -21,8 +21,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.pop("NNLEARN_DEBUG", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "nnlearn", *map(str, args)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "nnlearn", *map(str, args)], check=False,
+                          cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *patterns: str) -> str:

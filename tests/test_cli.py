@@ -67,7 +67,7 @@ def test_eval_on_a_model_file_with_data(iris_run):
 
 
 def test_eval_without_data_or_test_file_says_so(tmp_path):
-    result, out = _train(tmp_path, "xor.yaml", "--set", "data.test=null")
+    _, out = _train(tmp_path, "xor.yaml", "--set", "data.test=null")
     proc = run_cli("eval", out)
     assert_clean_error(proc, 2, "--data")
 
