@@ -238,6 +238,10 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
     if not quiet:
         for line in _summary_lines(result):
             click.echo(line)
+        from nnlearn.textplot import loss_sparklines  # issue 7: the loss curves at a glance
+
+        for line in loss_sparklines(result.history, ascii=not _unicode_ok(sys.stdout)):
+            click.echo(line)
     click.echo(str(result.run_dir))
 
 
@@ -376,6 +380,72 @@ def config_show(config_file, overrides):
 
 # ------------------------------------------------------------------------------------------
 # pictures: plot  (issue 7)
+
+
+def _unicode_ok(stream) -> bool:
+    """Can ``stream`` print block characters? (Not on some Windows code pages.)"""
+    try:
+        "▁█→".encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True))
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="PNG to write (default: curves.png, boundary.png or confusion.png in the run "
+                   "folder).")
+@click.option("--metric", help="Second panel of the curves: accuracy, r2, rmse, lr, ... "
+                               "(default: accuracy or r2).")
+@click.option("--boundary", is_flag=True,
+              help="Decision regions with the training points (2-feature classification).")
+@click.option("--confusion", is_flag=True, help="Confusion-matrix heatmap on the test data.")
+@click.option("--data", type=click.Path(dir_okay=False),
+              help="CSV for --boundary/--confusion (default: the config's train/test file).")
+@click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
+def plot(run_dirs, out, metric, boundary, confusion, data, text):
+    """Draw a run's learning curves (train and val loss and metric) as a PNG.
+
+    Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend names
+    what differs between their configs. --boundary draws the decision regions of a 2-feature
+    classifier, --confusion its confusion matrix, --text any of them in the terminal. PNGs need
+    the extra: pip install 'nnlearn[plot]'. Prints the path of the picture written.
+
+    \b
+    Example:
+        nnlearn plot runs/moons
+        nnlearn plot runs/lr-0.1 runs/lr-1.0 -o lr.png
+        nnlearn plot runs/moons --boundary
+        nnlearn plot runs/iris --confusion --data data/iris-test.csv
+        nnlearn plot runs/moons --text
+    """
+    from nnlearn import plotting
+
+    if boundary and confusion:
+        raise click.UsageError("choose one of --boundary and --confusion")
+    if (boundary or confusion) and (len(run_dirs) != 1 or metric):
+        raise click.UsageError("--boundary and --confusion take one RUN_DIR and no --metric")
+    if data and not (boundary or confusion):
+        raise click.UsageError("--data goes with --boundary or --confusion")
+    if text and out:
+        raise click.UsageError("--text prints to the terminal; it takes no -o")
+    if text:
+        if boundary:
+            click.echo(plotting.text_boundary(run_dirs[0], data=data))
+        elif confusion:
+            click.echo(plotting.text_confusion(run_dirs[0], data=data))
+        else:
+            click.echo(plotting.text_curves(run_dirs, metric=metric))
+        return
+    if boundary:
+        path = plotting.plot_boundary(run_dirs[0], out, data=data)
+    elif confusion:
+        path = plotting.plot_confusion(run_dirs[0], out, data=data)
+    else:
+        path = plotting.plot_curves(run_dirs, out, metric=metric)
+    click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover
