@@ -400,6 +400,8 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
+        if ckpt.snapshot is None:  # interrupted in on_train_begin: no epoch has run yet
+            ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
         ckpt.write_model_from_snapshot()
         done = ckpt.snapshot[1]["epoch"]
@@ -414,7 +416,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         raise
     finally:
         p.trainer.callbacks.remove(ckpt)
-    if ckpt.every:
+    if ckpt.every or (run_dir / CHECKPOINT_FILE).exists():  # never leave a stale checkpoint
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
     save_model(run_dir / MODEL_FILE, p.model)
