@@ -240,11 +240,15 @@ def test_interrupt_before_the_first_epoch_leaves_a_resumable_checkpoint(referenc
 
 
 def test_resume_without_a_checkpoint_is_a_clean_error(references, tmp_path):
-    finished = references["adam-plateau-dropout"].run_dir  # checkpoint_every 0: none written
-    for folder in (finished, tmp_path / "missing", tmp_path):
+    for folder in (tmp_path / "missing", tmp_path):
         with pytest.raises(NnlearnError, match="no checkpoint.npz to resume from") as exc:
             runs.resume(folder)
         assert exc.value.exit_code == 2 and "checkpoint_every" in exc.value.hint
+    ref = references["adam-plateau-dropout"]  # finished; checkpoint_every 0: none written
+    with pytest.raises(NnlearnError, match="this run finished") as exc:
+        runs.resume(ref.run_dir)
+    assert ref.stopped in str(exc.value) and "nothing to resume" in str(exc.value)
+    assert exc.value.exit_code == 2 and f"--init-from {ref.run_dir}" in exc.value.hint
 
 
 # ------------------------------------------------------------------------------------------
@@ -314,8 +318,10 @@ def test_cli_resume_continues_exactly(references, tmp_path):
 def test_cli_resume_errors(tmp_path):
     proc = run_cli("train", "--resume", tmp_path)
     assert_clean_error(proc, 2, "no checkpoint.npz")
-    proc = run_cli("train", CONFIGS / "iris.yaml", "--resume", tmp_path)
-    assert_clean_error(proc, 2, "--resume")
+    for extra in ([CONFIGS / "iris.yaml"], ["--set", "seed=1"], ["--diagnostics"],
+                  ["--init-from", tmp_path]):
+        proc = run_cli("train", "--resume", tmp_path, *extra)
+        assert_clean_error(proc, 2, "--resume takes only the run folder")
 
 
 def test_cli_init_from(references, tmp_path):
@@ -325,7 +331,7 @@ def test_cli_init_from(references, tmp_path):
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("train", config, "--init-from", source, "--out", tmp_path / "bad",
                    "--set", "model.layers=null", "--set", "model.hidden=[5]")
-    assert_clean_error(proc, 2, "architecture")
+    assert_clean_error(proc, 2, "architecture", "10 -> 32 -> 16 -> 1 there, 10 -> 5 -> 1 here")
     assert not (tmp_path / "bad").exists()
 
 
