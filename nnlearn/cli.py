@@ -207,8 +207,9 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
         nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
         nnlearn train --resume runs/iris
     """
-    if resume_dir and (config or overrides or init_from or out):
-        raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out)")
+    if resume_dir and (config or overrides or init_from or out or diagnostics):
+        raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out, "
+                               "--init-from, --diagnostics): it continues the run as configured")
     if not resume_dir and not config:
         raise click.UsageError("missing argument CONFIG (or use --resume RUN_DIR)")
     if resume_dir:

@@ -379,6 +379,12 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     random generator, epoch and history, so the result equals an uninterrupted run."""
     run_dir = Path(run_dir)
     ckpt = run_dir / CHECKPOINT_FILE
+    finished = _finished(run_dir)
+    if not ckpt.is_file() and finished:
+        raise NnlearnError(f"{run_dir}: this run finished ({finished}) and has no "
+                           f"{CHECKPOINT_FILE}; there is nothing to resume",
+                           hint=f"to train further from its weights: nnlearn train CONFIG "
+                                f"--init-from {run_dir}")
     if not ckpt.is_file():
         raise NnlearnError(f"{run_dir}: no {CHECKPOINT_FILE} to resume from",
                            hint="a run writes one on Ctrl-C or every training.checkpoint_every "
@@ -393,6 +399,16 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     return _fit_and_write(p, run_dir)
 
 
+def _finished(run_dir: Path) -> str | None:
+    """Why a finished run stopped (from its metrics.json), or None if it has not finished."""
+    try:
+        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary.get("stopped") if isinstance(summary, dict) and summary.get(
+        "status") == "ok" else None
+
+
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
     ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
@@ -400,6 +416,8 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
+        if ckpt.snapshot is None:  # interrupted in on_train_begin: no epoch has run yet
+            ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
         ckpt.write_model_from_snapshot()
         done = ckpt.snapshot[1]["epoch"]
@@ -414,7 +432,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         raise
     finally:
         p.trainer.callbacks.remove(ckpt)
-    if ckpt.every:
+    if ckpt.every or (run_dir / CHECKPOINT_FILE).exists():  # never leave a stale checkpoint
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
     save_model(run_dir / MODEL_FILE, p.model)
@@ -435,8 +453,13 @@ def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
     ours = {p.name: p.value.shape for p in model.network.parameters()}
     theirs = {p.name: p.value.shape for p in source.network.parameters()}
     if ours != theirs:
-        raise NnlearnError(f"{path}: its architecture {sorted(theirs.items())} does not match "
-                           f"this config's {sorted(ours.items())}")
+        def sizes(shapes: dict[str, tuple[int, ...]]) -> str:
+            w = [s for name, s in shapes.items() if name.endswith(".W")]
+            return " -> ".join(str(n) for n in [w[0][0], *(s[1] for s in w)]) if w else "?"
+
+        raise NnlearnError(f"{path}: its architecture does not match this config's (layer "
+                           f"sizes {sizes(theirs)} there, {sizes(ours)} here)",
+                           hint="--init-from needs the same inputs, hidden layers and outputs")
     model.network.set_weights(source.network.get_weights())
 
 

@@ -242,7 +242,9 @@ class Trainer:
     # -- exact snapshots, for checkpoints and resume ------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Copies of everything ``fit`` changes: arrays (weights, optimizer and callback
-        buffers) and JSON-able values (epoch, history, RNG, schedule, lr)."""
+        buffers) and JSON-able values (epoch, history, RNG, schedule, lr, stop reason).
+
+        The history is a new list holding the trainer's own row dicts (not copies of them)."""
         arrays = {f"param/{k}": v for k, v in self.network.get_weights().items()}
         numbers: dict[str, Any] = {}
         for key, value in self.optimizer.state_dict().items():
@@ -255,16 +257,19 @@ class Trainer:
             cb_arrays, meta = cb.state_dict()
             arrays.update({f"cb{i}/{k}": v.copy() for k, v in cb_arrays.items()})
             cb_meta.append(meta)
-        meta = {
+        meta = copy.deepcopy({
             "epoch": self.epoch,
-            "history": copy.deepcopy(self.history),
             "rng": self.rng.bit_generator.state,
             "lr": self.optimizer.lr,
             "optimizer_numbers": numbers,
             "schedule": None if self.schedule is None else self.schedule.state_dict(),
             "callbacks": cb_meta,
-        }
-        return arrays, copy.deepcopy(meta)
+            "stop_reason": self.stop_reason,
+        })
+        # A new list of the same row dicts: a row is final once its epoch's callbacks have run,
+        # and copying every row every epoch made long runs quadratic (seconds per 1000 epochs).
+        meta["history"] = list(self.history)
+        return arrays, meta
 
     def load_state_dict(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         self.network.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
@@ -281,3 +286,5 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.epoch = int(meta["epoch"])
         self.history = [dict(h) for h in meta["history"]]
+        # A checkpoint written after training ended (e.g. by early stopping) stays ended.
+        self.stop_reason = meta.get("stop_reason")
