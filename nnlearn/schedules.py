@@ -216,9 +216,10 @@ class InvScaling(Schedule):
 
     scikit-learn's ``learning_rate='invscaling'`` uses
     ``effective_learning_rate = learning_rate_init / pow(t, power_t)`` where ``t`` counts
-    training SAMPLES seen, so its rate falls within the first epoch by a factor of
-    ``n_samples**power_t``. Ours counts epochs: it is constant during an epoch and decays far
-    more slowly per sample, so the same ``power_t`` (sklearn's default 0.5) is much gentler.
+    training SAMPLES seen (it is updated at the end of each epoch, so after epoch e it is about
+    ``learning_rate_init / (e * n_samples + 1)**power_t``). Ours counts epochs: after epoch e it
+    is ``base / (e + 1)**power_t``, so the same ``power_t`` (sklearn's default 0.5) decays far
+    more gently, by a factor of about ``n_samples**power_t`` less.
     """
 
     def __init__(self, base_lr: float, power_t: float = 0.5) -> None:
