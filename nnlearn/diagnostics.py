@@ -157,6 +157,11 @@ class Diagnostics(Callback):
 
     def warnings(self) -> list[str]:
         """Plain-language warnings, at most one per kind (and layer); empty when all is well."""
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # NaN columns: rules that do not apply
+            return self._warnings()
+
+    def _warnings(self) -> list[str]:
         if not self.records:
             return []
         out: list[str] = []
@@ -174,8 +179,7 @@ class Diagnostics(Callback):
                        "training.learning_rate (e.g. 10x) or set training.clip_grad_norm")
         elif len(self.records) >= 2 and losses[-1] > losses[0]:
             first, peak = grad[0], grad.max(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                growth = np.where(first > 0, peak / first, 0.0)
+            growth = np.where(first > 0, peak / first, 0.0)
             worst = int(np.argmax(growth))
             if growth[worst] >= EXPLODING_GROWTH:
                 out.append(
@@ -185,10 +189,8 @@ class Diagnostics(Callback):
                     "training.learning_rate (e.g. 10x) or set training.clip_grad_norm")
 
         # the learning rate: how far one step moves the weights, relative to their size
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            biggest = np.nanmax(step[early], axis=0)
-            typical = np.nanmedian(step[early], axis=0)
+        biggest = np.nanmax(step[early], axis=0)
+        typical = np.nanmedian(step[early], axis=0)
         if np.nanmax(biggest) > STEP_TOO_LARGE:
             i = int(np.nanargmax(biggest))
             out.append(
@@ -204,9 +206,8 @@ class Diagnostics(Callback):
         # vanishing: the first layer learns orders of magnitude slower than the last
         if len(names) >= 3:
             wn = self.metric("weight_norm")
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rel = grad / wn
-                ratio = np.nanmedian(rel[early, 0] / rel[early, -1])
+            rel = grad / wn
+            ratio = np.nanmedian(rel[early, 0] / rel[early, -1])
             if ratio < VANISHING_RATIO:
                 out.append(
                     f"vanishing gradients: relative to its weights, {names[0]}'s gradient is "

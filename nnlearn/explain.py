@@ -418,7 +418,7 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
     else:
         where = f"{n} of the {ex.n_train} training rows, from "
     out = [
-        f"One training step, seed {ex.seed}: {ex.batch_note}.",
+        *textwrap.wrap(f"One training step, seed {ex.seed}: {ex.batch_note}.", width),
         f"{where}{_show_path(ex.data_path)}.",
         "Rows are samples: x is (n, inputs), W (inputs, units), b (units), z and a (n, units).",
     ]
