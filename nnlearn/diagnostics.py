@@ -46,7 +46,9 @@ EARLY_EPOCHS = 5             # the learning-rate rules look at the first few epo
 
 
 def _pct(fraction: float) -> str:
-    return f"{100 * fraction:.2g}%" if math.isfinite(fraction) else "an unbounded amount"
+    if not math.isfinite(fraction):
+        return "an unbounded amount"
+    return f"{100 * fraction:.0f}%" if fraction >= 0.1 else f"{100 * fraction:.2g}%"
 
 
 class Diagnostics(Callback):

@@ -49,8 +49,8 @@ LOSS_TEXT = {
             "dL/dz = (p − t) / n   (sigmoid and cross-entropy fused: their derivatives cancel)"),
     "cross_entropy": ("−log p[t], p = softmax(z)",
                       "dL/dz = (p − onehot(t)) / n   (softmax and cross-entropy fused)"),
-    "mse": ("mean over outputs of (z − t)²", "dL/dz = 2·(z − t) / (n·k)"),
-    "mae": ("mean over outputs of |z − t|", "dL/dz = sign(z − t) / (n·k)"),
+    "mse": ("(z − t)², and over the k outputs", "dL/dz = 2·(z − t) / (n·k)"),
+    "mae": ("|z − t|, and over the k outputs", "dL/dz = sign(z − t) / (n·k)"),
 }
 
 
