@@ -232,6 +232,8 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
                                 callbacks=[progress.callback()])
     finally:
         progress.close()
+    for warning in result.warnings:  # training.diagnostics / --diagnostics
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         _print_json({"run_dir": str(result.run_dir), "epochs": result.epochs,
                      "stopped": result.stopped, "metrics": result.metrics})
@@ -373,6 +375,98 @@ def config_show(config_file, overrides):
 
 # ------------------------------------------------------------------------------------------
 # teaching: summary, gradcheck, explain  (issue 4)
+
+_SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                    help="Override a config key (repeatable).")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config", type=click.Path(dir_okay=False))
+@_SET
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary(config, overrides, as_json):
+    """Layers, parameter counts and FLOPs per sample of the network a CONFIG builds.
+
+    FLOPs count a multiply and an add as 1 each; the convention is printed under the table.
+
+    \b
+    Example:
+        nnlearn summary configs/digits.yaml
+        nnlearn summary configs/iris.yaml --set model.hidden=[32,32] --json
+    """
+    from nnlearn import runs
+    from nnlearn.summary import format_summary, summarize
+
+    p = runs.prepare(_load_config(config, overrides))
+    result = summarize(p.model.network, p.model.loss_name)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        click.echo(format_summary(result))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Training rows (seeded choice) the loss is averaged over.")
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6,
+              show_default=True, help="Finite-difference step.")
+@_SET
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def gradcheck(config, samples, eps, overrides, as_json):
+    """Check backprop against central finite differences, tensor by tensor.
+
+    Builds the CONFIG's network on its training data in float64 (dropout off) and compares
+    dL/d(every weight, bias and the input) with (L(w+eps) - L(w-eps)) / 2eps. Tensors with more
+    than 200 entries are checked on a seeded random 200. Exit 0 when every tensor passes, 4 when
+    any fails (the error names it).
+
+    \b
+    Example:
+        nnlearn gradcheck configs/xor.yaml
+        nnlearn gradcheck configs/digits.yaml --samples 16 --json
+    """
+    from nnlearn.gradcheck import check_config, format_report, raise_if_failed
+
+    report = check_config(_load_config(config, overrides), samples=samples, eps=eps)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        click.echo(format_report(report))
+    raise_if_failed(report)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--sample", type=click.IntRange(min=0), default=None,
+              help="Explain a step on this one training row (stochastic gradient descent).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Explain a step on the first N rows of epoch 1's order.")
+@click.option("--weights", "n_weights", type=click.IntRange(min=1), default=3,
+              show_default=True, help="How many weights' updates to spell out.")
+@_SET
+def explain(config, sample, batch, n_weights, overrides):
+    """Walk one real training step layer by layer, with the numbers training uses.
+
+    Forward (z = x·W + b, a = f(z)), the loss, backward last layer first (dL/da, f'(z),
+    dL/dz, dL/dW = xᵀ·dL/dz, dL/db, dL/dx), the update of a few weights with real numbers,
+    and the loss on the same rows before and after. Without --sample or --batch it explains
+    the very first step `nnlearn train` takes. Small arrays are shown in full, large ones as
+    statistics.
+
+    \b
+    Example:
+        nnlearn explain configs/xor.yaml
+        nnlearn explain configs/iris.yaml --sample 0 --weights 5
+    """
+    if sample is not None and batch is not None:
+        raise click.UsageError("give --sample or --batch, not both")
+    from nnlearn import runs
+    from nnlearn.explain import explain_step, format_explanation
+
+    p = runs.prepare(_load_config(config, overrides))
+    click.echo(format_explanation(explain_step(p, sample=sample, batch=batch,
+                                               n_weights=n_weights)))
 
 
 # ------------------------------------------------------------------------------------------

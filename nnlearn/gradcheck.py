@@ -11,10 +11,13 @@ derivative anywhere in backward shows up as a relative error near 1.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from nnlearn.errors import GradCheckFailed
 
 #: the pass/fail threshold on the relative error for float64 checks
 DEFAULT_THRESHOLD = 1e-6
@@ -119,3 +122,117 @@ def check_network(
     finally:
         if was_training:
             network.train()
+
+
+# ------------------------------------------------------------------------------------------
+# checking the network a config builds, on its own data
+
+
+@dataclass
+class GradCheckReport:
+    """The result of ``check_config``: one ``TensorCheck`` per tensor and how it was made."""
+
+    checks: list[TensorCheck]
+    rows: list[int]  # indices into the training split of the samples the loss is taken over
+    eps: float
+    threshold: float
+    max_entries: int
+    loss: str
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[TensorCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "samples": len(self.rows),
+            "rows": list(self.rows),
+            "eps": self.eps,
+            "threshold": self.threshold,
+            "max_entries": self.max_entries,
+            "loss": self.loss,
+            "tensors": [{"name": c.name, "shape": list(c.shape), "checked": c.checked,
+                         "max_abs_error": c.max_abs_error, "rel_error": c.max_rel_error,
+                         "passed": c.passed} for c in self.checks],
+        }
+
+
+def check_config(
+    cfg: dict,
+    *,
+    samples: int = 8,
+    eps: float = 1e-6,
+    threshold: float = DEFAULT_THRESHOLD,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    seed: int = 0,
+) -> GradCheckReport:
+    """Build the network a resolved config describes, on its training data, in float64, and
+    check every parameter tensor and dL/dx on ``samples`` training rows.
+
+    float64 whatever ``training.dtype`` says: in float32 a central difference carries rounding
+    errors of ~1e-7 / eps, which would drown the check. The rows and the subset of entries of
+    tensors larger than ``max_entries`` are drawn from a generator seeded with ``seed``, so a
+    failure reproduces exactly. Dropout is off (evaluation mode) so the loss is deterministic.
+    """
+    from nnlearn import runs  # runs needs the whole library; keep this module light to import
+
+    if samples < 1:
+        raise ValueError("samples must be >= 1")
+    cfg = json.loads(json.dumps(cfg))
+    cfg["training"]["dtype"] = "float64"
+    cfg["training"]["diagnostics"] = False
+    prepared = runs.prepare(cfg)
+    train = prepared.train
+    rng = np.random.default_rng(seed)
+    k = min(samples, len(train))
+    rows = np.sort(rng.choice(len(train), size=k, replace=False))
+    w = None if train.w is None else train.w[rows]
+    checks = check_network(prepared.model.network, prepared.model.loss, train.x[rows],
+                           train.y[rows], eps=eps, threshold=threshold, max_entries=max_entries,
+                           rng=rng, weights=w)
+    return GradCheckReport(checks, [int(r) for r in rows], eps, threshold, max_entries,
+                           prepared.model.loss_name)
+
+
+def raise_if_failed(report: GradCheckReport) -> None:
+    """Raise ``GradCheckFailed`` (exit 4) naming every tensor that failed."""
+    failed = report.failed
+    if not failed:
+        return
+    worst = max(failed, key=lambda c: c.max_rel_error)
+    names = ", ".join(c.name for c in failed)
+    raise GradCheckFailed(
+        f"gradient check failed for {names}: relative error {worst.max_rel_error:.2e} in "
+        f"{worst.name} exceeds {report.threshold:g}",
+        hint="backprop disagrees with finite differences: check the backward of the layer "
+             "that produces the first failing tensor (and every layer above it)")
+
+
+def format_report(report: GradCheckReport) -> str:
+    """One row per tensor: shape, entries checked, max abs error, relative error, PASS/FAIL."""
+    header = ["tensor", "shape", "checked", "max abs error", "rel error", "result"]
+    cells = [header]
+    for c in report.checks:
+        cells.append([c.name, "×".join(map(str, c.shape)), str(c.checked),
+                      f"{c.max_abs_error:.2e}", f"{c.max_rel_error:.2e}",
+                      "pass" if c.passed else "FAIL"])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in cells]
+    lines.insert(1, "-" * len(lines[0]))
+    verdict = ("all tensors pass" if report.passed
+               else f"{len(report.failed)} of {len(report.checks)} tensors FAIL")
+    lines += [
+        "",
+        f"{verdict}: relative error ||a - n|| / (||a|| + ||n||) < {report.threshold:g},",
+        (f"a = backprop, n = central differences (eps {report.eps:g}), in float64, loss "
+        f"{report.loss} over {len(report.rows)} training rows."),
+        (f"Tensors with more than {report.max_entries} entries are checked on a seeded random "
+        f"{report.max_entries} of them."),
+    ]
+    return "\n".join(lines)

@@ -52,6 +52,7 @@ MODEL_FILE = "model.npz"
 CHECKPOINT_FILE = "checkpoint.npz"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
+DIAGNOSTICS_FILE = "diagnostics.csv"
 
 
 # ------------------------------------------------------------------------------------------
@@ -199,6 +200,10 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
         es = t["early_stopping"]
         all_callbacks.append(EarlyStopping(es["monitor"], es["mode"], es["patience"],
                                            es["min_delta"], es["restore_best_weights"]))
+    if t.get("diagnostics"):
+        from nnlearn.diagnostics import Diagnostics
+
+        all_callbacks.append(Diagnostics(train))
     all_callbacks.extend(callbacks)
     batch_size = None if t["batch_size"] == "full" else int(t["batch_size"])
     trainer = Trainer(network, model.loss, optimizer, rng=rng, batch_size=batch_size,
@@ -343,6 +348,7 @@ class RunResult:
     metrics: dict[str, Any]
     history: list[dict[str, float]]
     stopped: str
+    warnings: list[str] = field(default_factory=list)  # from training.diagnostics
 
 
 def _final_metrics(p: Prepared) -> dict[str, Any]:
@@ -420,12 +426,14 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
             ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
         ckpt.write_model_from_snapshot()
+        _write_diagnostics(p, run_dir)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
             checkpoint=str(run_dir),
             hint=f"resume with: nnlearn train --resume {run_dir}") from None
     except DivergedError as exc:
+        _write_diagnostics(p, run_dir)
         write_history(run_dir / HISTORY_FILE, p.trainer.history)
         write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
@@ -444,7 +452,19 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
                "best_epoch": None if es is None else es.best_epoch,
                "restored_epoch": p.trainer.restored_epoch, **metrics}
     write_json(run_dir / METRICS_FILE, summary)
-    return RunResult(run_dir, p.trainer.epoch, summary, history, p.trainer.stop_reason)
+    return RunResult(run_dir, p.trainer.epoch, summary, history, p.trainer.stop_reason,
+                     _write_diagnostics(p, run_dir))
+
+
+def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
+    """Write diagnostics.csv when ``training.diagnostics`` is on; return its warnings."""
+    from nnlearn.diagnostics import Diagnostics
+
+    diag = next((cb for cb in p.trainer.callbacks if isinstance(cb, Diagnostics)), None)
+    if diag is None:
+        return []
+    atomicio.write_text(run_dir / DIAGNOSTICS_FILE, diag.to_csv())
+    return diag.warnings()
 
 
 def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
