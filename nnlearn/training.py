@@ -48,6 +48,8 @@ def _clip(optimizer, clip_norm, clip_value) -> None:
 # fit: epochs of train_step, with validation, schedules and callbacks
 
 
+COMPLETED = "completed"  # stop_reason prefix when all epochs ran
+
 
 @dataclass
 class Split:
@@ -208,7 +210,7 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore"):
             self._fit_epochs(train, val, epochs)
         if self.stop_reason is None:
-            self.stop_reason = f"completed {self.epoch} epochs"
+            self.stop_reason = f"{COMPLETED} {self.epoch} epochs"
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -286,5 +288,7 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.epoch = int(meta["epoch"])
         self.history = [dict(h) for h in meta["history"]]
-        # A checkpoint written after training ended (e.g. by early stopping) stays ended.
-        self.stop_reason = meta.get("stop_reason")
+        # A run that a callback stopped (early stopping) stays stopped; one that merely used up
+        # its epochs may be continued with more.
+        reason = meta.get("stop_reason")
+        self.stop_reason = None if reason is None or reason.startswith(COMPLETED) else reason
