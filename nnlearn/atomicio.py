@@ -16,7 +16,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     """Open a temporary file beside ``path``; on success it replaces ``path``, on error it is
     removed and ``path`` is untouched."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file the user asked for, not our temporary name
+        raise OSError(exc.errno, f"cannot write here ({exc.strerror})", str(path)) from None
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
