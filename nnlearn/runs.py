@@ -374,6 +374,21 @@ class Checkpointer(Callback):
         save_model(self.run_dir / MODEL_FILE, self.model)
 
 
+class DivergenceGuard(Callback):
+    """Stop with DivergedError when a loss of the epoch is not finite. The trainer checks the
+    training loss and the weights; but finite weights can still give outputs that overflow
+    (val_loss inf while train_loss is 1e209), and such a model must not be saved as a result.
+    Runs before the checkpointer, so the last checkpoint stays the last good epoch."""
+
+    def on_epoch_end(self, trainer, logs):
+        for key, value in logs.items():
+            if key.endswith("loss") and not math.isfinite(value):
+                raise DivergedError(
+                    f"training diverged: {key} became {value} in epoch {int(logs['epoch'])}",
+                    hint=f"lower training.learning_rate (now {trainer.optimizer.lr:g}), e.g. by "
+                         "10x, or set training.clip_grad_norm")
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -448,7 +463,8 @@ def _prepare_naming(cfg: dict[str, Any], callbacks: Sequence[Callback],
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
     ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
-    p.trainer.callbacks.append(ckpt)
+    guard = DivergenceGuard()
+    p.trainer.callbacks.extend([guard, ckpt])
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
@@ -465,6 +481,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
         raise
     finally:
+        p.trainer.callbacks.remove(guard)
         p.trainer.callbacks.remove(ckpt)
     if ckpt.every:
         ckpt.snapshot = p.trainer.state_dict()
