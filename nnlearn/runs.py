@@ -464,7 +464,12 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
     ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
     guard = DivergenceGuard()
-    p.trainer.callbacks.extend([guard, ckpt])
+    # Right after early stopping (whose state the snapshot must include) and before the
+    # caller's callbacks: an epoch that progress has reported is already in the snapshot, so
+    # Ctrl-C after "epoch N" saves at least N epochs.
+    cbs = p.trainer.callbacks
+    at = max((i + 1 for i, cb in enumerate(cbs) if isinstance(cb, EarlyStopping)), default=0)
+    cbs[at:at] = [guard, ckpt]
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
