@@ -89,7 +89,8 @@ REFUSED = {
                        ("utf-8",)),
     "utf16_file": Bad(PLAIN.encode("utf-16"), 1, None, ("utf-8",)),
     # physical line numbers survive CRLF, a BOM, blank lines and quoted multi-line fields
-    "error_after_crlf": Bad(_rows("0,0,a", "0,1,b", "1,0,b", "1,x,a", eol="\r\n"), 5, "x2", ("'x'",)),
+    "error_after_crlf": Bad(_rows("0,0,a", "0,1,b", "1,0,b", "1,x,a", eol="\r\n"), 5, "x2",
+                            ("'x'",)),
     "error_after_bom": Bad(b"\xef\xbb\xbf" + _rows("0,0,a", "0,1,b", "1,,b"), 4, "x2", ("empty",)),
     "error_after_blank_lines": Bad(_rows("0,0,a", "", "", "0,1,b", "1,q,b"), 6, "x2", ("'q'",)),
     "error_after_multiline_field": Bad(_rows('0,0,"a\nstill a"', "0,1,b", "1,0,b", "y,1,a"), 6,
@@ -172,7 +173,8 @@ def test_messy_but_valid_csv_trains_exactly_like_the_plain_file(variants, name):
     proc = procs[name]
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr
-    plain, ours = _weights(folder / "run-plain/model.npz"), _weights(folder / f"run-{name}/model.npz")
+    plain = _weights(folder / "run-plain/model.npz")
+    ours = _weights(folder / f"run-{name}/model.npz")
     assert plain.keys() == ours.keys()
     for key in plain:
         np.testing.assert_array_equal(plain[key], ours[key], err_msg=key)
