@@ -135,10 +135,12 @@ def _checked_inputs(model: Model, table: Table, X: np.ndarray,
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
         line = int((table.lines if lines is None else lines)[row])
-        raise DataError(f"value {X[row, col]!r} does not fit the network's "
-                        f"{model.network.dtype} inputs after standardisation (not finite)",
+        raise DataError(f"value {float(X[row, col])!r} does not fit the network's "
+                        f"{model.network.dtype} inputs (not finite after standardisation)",
                         path=table.path, line=line, column=model.feature_names[col],
-                        hint="rescale the column, or train with training.dtype: float64")
+                        hint="rescale the column, or train with training.dtype: float64"
+                        if model.network.dtype == np.float32 else
+                        "the value is far outside what the model was trained on")
     return x
 
 

@@ -239,6 +239,20 @@ def test_large_and_tiny_finite_values_are_accepted(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_values_that_overflow_the_network_dtype_are_refused_by_line_and_column(tmp_path):
+    # 1e39 is a fine float64 but inf as float32: with standardize off it would reach the
+    # network as inf and come out as a misleading "diverged, lower the learning rate"
+    (tmp_path / "wide.csv").write_text(PLAIN.replace("1,0,b", "1,1e39,b"))
+    cfg = write_config(tmp_path, "wide", "wide.csv")
+    procs = run_all({dtype: ("train", cfg, "--out", tmp_path / dtype, "--set",
+                             "data.standardize=false", "--set", f"training.dtype={dtype}")
+                     for dtype in ("float32", "float64")})
+    first = assert_clean_error(procs["float32"], 2, "float32", "training.dtype: float64")
+    assert re.search(r"wide\.csv: line 4, column 'x2'", first), first
+    assert not (tmp_path / "float32").exists()
+    assert procs["float64"].returncode == 0, procs["float64"].stderr
+
+
 # ------------------------------------------------------------------------------------------
 # eval and predict: columns by name
 
@@ -279,6 +293,17 @@ def test_missing_feature_columns_are_listed_by_eval_and_predict(model_run):
     for proc in procs.values():
         first = assert_clean_error(proc, 2, "'x2'", "columns found", "'other'")
         assert "missing.csv" in first and "line 1" in first
+
+
+def test_values_far_outside_the_training_range_are_refused_by_eval_and_predict(model_run):
+    folder = model_run
+    (folder / "huge.csv").write_text("x1,x2,label\n0,0,a\n1,-1e308,b\n")
+    procs = run_all({cmd: (cmd, folder / "run", "--data", folder / "huge.csv")
+                     for cmd in ("eval", "predict")})
+    for proc in procs.values():
+        first = assert_clean_error(proc, 2, "far outside")
+        assert re.search(r"huge\.csv: line 3, column 'x2'", first), first
+        assert proc.stdout == ""  # no NaN predictions
 
 
 def test_unseen_label_is_named_with_its_line_and_column(model_run):
