@@ -1527,8 +1527,10 @@ class Standardizer:
 
     ``scale_`` is the population standard deviation, except 1.0 for a constant column (all
     values equal), which would otherwise divide by zero -- or, after rounding, by 1e-17 and
-    blow noise up to order one. Attributes: ``mean_``, ``scale_`` (d,) float64,
-    ``feature_names`` (d).
+    blow noise up to order one. A spread so small that it is not a normal float32 (values like
+    1e-320 and 0, whose squared deviations underflow to a standard deviation of 0) counts as
+    constant too, for the same reason and so that a float32 network never divides by zero.
+    Attributes: ``mean_``, ``scale_`` (d,) float64, ``feature_names`` (d).
     """
 
     def __init__(self) -> None:
@@ -1562,7 +1564,7 @@ class Standardizer:
                 hint="Rescale the column (e.g. to other units) before training.",
             )
         self.mean_ = mean
-        self.scale_ = np.where(constant, 1.0, std)
+        self.scale_ = np.where(constant | (std < np.finfo(np.float32).tiny), 1.0, std)
         self.feature_names = names
         return self
 
