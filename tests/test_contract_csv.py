@@ -17,12 +17,15 @@ import re
 import stat
 import subprocess
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from conftest import ROOT, assert_clean_error, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ENV = {"NNLEARN_THREADS": "1"}  # several processes at once: one BLAS thread each
 HEADER = "x1,x2,label"
@@ -160,6 +163,53 @@ def test_every_spelling_of_a_bad_cell_is_refused_by_the_reader(tmp_path, name):
     assert (info.value.line, info.value.column) == (4, column), str(info.value)
 
 
+MESSY_CELL = st.sampled_from(["", "nan", "NaN", "-inf", "Infinity", "1e999", "a", "b", "é",
+                              '"x"', "1_0", "0x1"])
+NUMBER_CELL = st.one_of(
+    st.sampled_from(["1e308", "-1.7e308", "1.7e308", "0", "5", "1e-320", "2.5"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-3, 3).map(str),
+)
+
+
+@st.composite
+def csv_texts(draw) -> str:
+    """Mostly well-formed numeric files (extreme values included), some with messy cells."""
+    n = draw(st.integers(1, 3))
+    cell = NUMBER_CELL if draw(st.booleans()) else st.one_of(NUMBER_CELL, MESSY_CELL)
+    rows = draw(st.lists(st.lists(cell, min_size=n + 1, max_size=n + 1), min_size=1,
+                         max_size=8))
+    header = ",".join([*(f"x{i}" for i in range(n)), "y"])
+    return "\n".join([header, *(",".join(r) for r in rows)]) + "\n"
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=csv_texts())
+def test_random_csv_through_the_preparation_steps_gives_data_or_a_data_error(tmp_path, text):
+    # read -> infer the task -> encode labels / convert targets -> fit the standardizer: every
+    # step either succeeds with finite numbers or raises DataError, and numpy never warns
+    from nnlearn.data import LabelEncoder, Standardizer, infer_task, read_csv, regression_targets
+    from nnlearn.errors import DataError
+
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            table = read_csv(path, target="y")
+            if infer_task(table.y) == "classification":
+                encoder = LabelEncoder().fit(table.y, table.lines, table.path, column="y")
+                ids = encoder.transform(table.y, table.lines, table.path, column="y")
+                assert ids.min() >= 0 and ids.max() < encoder.n_classes
+            else:
+                assert np.isfinite(regression_targets(table.y, table.lines, table.path)).all()
+            scaler = Standardizer().fit(table.X, table.feature_names, path=table.path)
+        except DataError:
+            return
+        assert np.isfinite(scaler.transform(table.X)).all()
+
+
 # ------------------------------------------------------------------------------------------
 # should work: the same data, written the ways spreadsheets and people write it
 
@@ -232,11 +282,18 @@ def test_constant_feature_column_trains_without_dividing_by_zero(tmp_path):
 
 
 def test_large_and_tiny_finite_values_are_accepted(tmp_path):
-    # the neighbours of 1e999 (overflow) and 1e308 (statistics overflow): finite, fine
+    # the neighbours of 1e999 (overflow) and 1e308 (statistics overflow): finite, fine; and a
+    # column whose spread underflows (1e-320 vs 0: std 0 although not constant) is constant
     (tmp_path / "big.csv").write_text(PLAIN.replace("0.5,0.25,a", "1e150,1e-999,a"))
-    proc = run_cli("train", write_config(tmp_path, "big", "big.csv"), "--out", tmp_path / "run",
-                   env=ENV)
-    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "tiny.csv").write_text("x1,tiny,label\n" + "".join(
+        f"{r.split(',')[0]},{'1e-320' if i % 2 else '0'},{r.split(',')[2]}\n"
+        for i, r in enumerate(ROWS)))
+    procs = run_all({name: ("train", write_config(tmp_path, name, f"{name}.csv"), "--out",
+                            tmp_path / f"run-{name}", "--set", f"training.dtype={dtype}")
+                     for name, dtype in (("big", "float64"), ("tiny", "float32"))})
+    for name, proc in procs.items():
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert "Warning" not in proc.stderr
 
 
 def test_values_that_overflow_the_network_dtype_are_refused_by_line_and_column(tmp_path):

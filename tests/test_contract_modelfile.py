@@ -9,6 +9,7 @@ again the same way, is the neighbour that must keep working.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_clean_error, run_cli
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 ENV = {"NNLEARN_THREADS": "1"}
 DATA = "x1,x2,label\n0,0,a\n0,1,b\n1,0,b\n1,1,a\n0.5,0.5,a\n0.2,0.8,b\n"
@@ -225,3 +228,77 @@ def test_a_good_checkpoint_is_a_valid_model_file(model_files):
                    "--json", env=ENV)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n"] == 6
+
+
+# ------------------------------------------------------------------------------------------
+# property: whatever the metadata says, loading gives a usable model or ModelFileError
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**13) | st.floats(allow_nan=True)
+    | st.text(max_size=8) | st.sampled_from(["classification", "regression", "bce", "mse",
+                                              "cross_entropy", "dense", "relu", "string"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["type", "in", "out", "name", "kind", "classes", "mean", "scale",
+                         "feature_names", "alpha", "rate", "init"]), inner, max_size=4),
+    max_leaves=12)
+
+
+def _paths(value, prefix=()):
+    """Every place inside a JSON value: key paths to dict entries and list items."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*prefix, i))
+
+
+@pytest.fixture(scope="module")
+def good_model(model_files):
+    folder = model_files[0]
+    with np.load(folder / "run" / "model.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(arrays.pop("meta.json").tobytes())
+    from nnlearn.data import read_csv
+
+    table = read_csv(folder / "data.csv", target="label")
+    return folder, arrays, meta, sorted(_paths(meta), key=repr)[1:], table
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_metadata_gives_a_usable_model_or_a_model_file_error(good_model, data):
+    from nnlearn import runs
+    from nnlearn.errors import ModelFileError
+    from nnlearn.modelfile import load_model, save_arrays
+
+    folder, arrays, meta, paths, table = good_model
+    meta = json.loads(json.dumps(meta))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path, value = data.draw(st.sampled_from(paths)), data.draw(JSON_VALUES)
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # gone after a change
+            parent = meta
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = value
+    target = folder / "fuzzed.npz"
+    try:
+        save_arrays(target, arrays, meta)
+    except ValueError:  # NaN in the metadata: save_arrays writes strict JSON only
+        meta_bytes = json.dumps(meta).encode()
+        np.savez(target, **arrays, **{"meta.json": np.frombuffer(meta_bytes, dtype=np.uint8)})
+    try:
+        model = load_model(target)
+    except ModelFileError:
+        event("refused")
+        return
+    event("loaded")
+    _, rows = runs.predict_rows(model, table, proba=model.task == "classification")
+    assert len(rows) == table.n_rows
+    if model.task == "classification":
+        assert {r[0] for r in rows} <= set(model.classes)
+        assert all(np.isfinite(r[1:]).all() for r in rows)
+    else:
+        assert all(np.isfinite(r[0]) for r in rows)
