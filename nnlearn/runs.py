@@ -125,16 +125,16 @@ def _targets(task: str, table: Table, encoder: LabelEncoder | None,
     return target_scaler.transform(y) if target_scaler is not None else y
 
 
-def _checked_inputs(model: Model, table: Table, X: np.ndarray,
-                    lines: np.ndarray | None = None) -> np.ndarray:
-    """``model.inputs(X)``, refusing a value that stops being finite on the way (a float32
-    network, or data far outside the training range): it would only turn into NaN outputs."""
+def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
+    """``model.inputs(X)`` for the rows X (n, d) of ``table``, refusing a value that stops being
+    finite on the way (a float32 network, or data far outside the training range): it would
+    only turn into NaN outputs."""
     with np.errstate(over="ignore", invalid="ignore"):
         x = model.inputs(X)
     bad = ~np.isfinite(x)
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
-        line = int((table.lines if lines is None else lines)[row])
+        line = int(table.lines[row])
         raise DataError(f"value {float(X[row, col])!r} does not fit the network's "
                         f"{model.network.dtype} inputs (not finite after standardisation)",
                         path=table.path, line=line, column=model.feature_names[col],
@@ -348,7 +348,8 @@ class Checkpointer(Callback):
     """Keeps an exact in-memory snapshot of the trainer after every epoch (so Ctrl-C can save a
     consistent state), and writes it to ``checkpoint.npz`` every ``every`` epochs."""
 
-    def __init__(self, run_dir: Path, model: Model, cfg: dict[str, Any], every: int) -> None:
+    def __init__(self, run_dir: Path | None, model: Model, cfg: dict[str, Any],
+                 every: int) -> None:
         self.run_dir, self.model, self.cfg, self.every = run_dir, model, cfg, every
         self.snapshot: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
 
@@ -414,7 +415,7 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
           init_from: str | os.PathLike | None = None,
           on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
     """Train the model a resolved config describes and write its run folder."""
-    p = _prepare_naming(cfg, callbacks, config_path)
+    p = _prepare_run(cfg, callbacks, config_path)
     if init_from is not None:
         _copy_weights_from(p.model, init_from)
     if out is not None:
@@ -439,7 +440,7 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
                            hint="a run writes one on Ctrl-C or every training.checkpoint_every "
                                 "epochs")
     cfg = load_run_config(run_dir)
-    p = _prepare_naming(cfg, callbacks, run_dir / CONFIG_FILE)
+    p = _prepare_run(cfg, callbacks, run_dir / CONFIG_FILE)
     arrays, meta = load_arrays(ckpt)
     model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
     try:
@@ -449,29 +450,36 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     return _fit_and_write(p, run_dir)
 
 
-def _prepare_naming(cfg: dict[str, Any], callbacks: Sequence[Callback],
-                    config_path: str | os.PathLike | None) -> Prepared:
-    """``prepare``, with config errors that only the data reveals (a loss that does not fit the
-    inferred task, an unknown class in class_weight) naming the config file like the rest."""
+def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
+                 config_path: str | os.PathLike | None) -> Prepared:
+    """``prepare`` for train and resume: config errors that only the data reveals (a loss that
+    does not fit the inferred task, an unknown class in class_weight) name the config file like
+    the rest; and the run's own callbacks are put in, in the same place for both, so that a
+    checkpoint's callback states line up by position when it is resumed.
+
+    That place is right before the caller's callbacks: the divergence guard, then the
+    checkpointer, whose snapshot thus includes every built-in callback's state (early stopping)
+    for the epoch and is taken before a progress callback reports it -- Ctrl-C after
+    "epoch N" saves N epochs."""
     try:
-        return prepare(cfg, callbacks=callbacks)
+        p = prepare(cfg, callbacks=callbacks)
     except ConfigError as exc:
         if exc.path is None and config_path is not None:
             raise ConfigError(exc.problem, key=exc.key, path=os.fspath(config_path),
                               hint=exc.hint) from None
         raise
+    every = int(p.cfg["training"].get("checkpoint_every") or 0)
+    p.checkpointer = Checkpointer(None, p.model, p.cfg, every)  # run_dir is set when known
+    cbs = p.trainer.callbacks
+    at = next((i for i, cb in enumerate(cbs) if any(cb is c for c in callbacks)), len(cbs))
+    cbs[at:at] = [DivergenceGuard(), p.checkpointer]
+    return p
 
 
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
-    ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
-    guard = DivergenceGuard()
-    # Right after early stopping (whose state the snapshot must include) and before the
-    # caller's callbacks: an epoch that progress has reported is already in the snapshot, so
-    # Ctrl-C after "epoch N" saves at least N epochs.
-    cbs = p.trainer.callbacks
-    at = max((i + 1 for i, cb in enumerate(cbs) if isinstance(cb, EarlyStopping)), default=0)
-    cbs[at:at] = [guard, ckpt]
+    ckpt = p.checkpointer  # put in by _prepare_run
+    ckpt.run_dir = run_dir
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
@@ -487,9 +495,6 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
         raise
-    finally:
-        p.trainer.callbacks.remove(guard)
-        p.trainer.callbacks.remove(ckpt)
     if ckpt.every:
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
