@@ -1,7 +1,8 @@
 """Issue 8, Ctrl-C clause: SIGINT to a real ``nnlearn train`` process in the middle of its epochs
 gives exit 130 (not click's "Aborted!" with exit 1), a line saying how to resume, and a
 checkpoint that ``eval`` accepts and ``train --resume`` continues -- to exactly the weights an
-uninterrupted run of the same length ends with.
+uninterrupted run of the same length ends with (dropout, momentum and early stopping's best
+weights included).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def folder(tmp_path_factory):
         "seed: 7\ndata: {train: data.csv, target: label, val_fraction: 0.25}\n"
         "model: {hidden: [8], dropout: 0.1}\n"
         "training: {epochs: 1000000, batch_size: 8, optimizer: {name: sgd, momentum: 0.9}, "
-        "learning_rate: 0.01, checkpoint_every: CHECKPOINT_EVERY}\n")
+        "learning_rate: 0.01, checkpoint_every: CHECKPOINT_EVERY,\n"
+        "           early_stopping: {monitor: val_loss, patience: 1000000}}\n")
     return folder
 
 
