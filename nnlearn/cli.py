@@ -45,6 +45,10 @@ class Group(click.Group):
         except click.UsageError as exc:
             ctx = exc.ctx
             hint = f"Try '{ctx.command_path} --help'." if ctx is not None else None
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                # bare `nnlearn` (click >= 8.2): the help on stdout, one error line on stderr
+                click.echo(ctx.get_help())
+                _fail("missing command", 2, hint)
             _fail(exc.format_message(), 2, hint)
         except click.ClickException as exc:  # e.g. a file option that does not exist
             _fail(exc.format_message(), 2)

@@ -154,6 +154,11 @@ def _check_readable(path: str) -> None:
         raise DataError("file not found", path=path, hint="Check the path and the file name.")
     if os.path.isdir(path):
         raise DataError("is a directory, expected a CSV file", path=path)
+    if not os.path.isfile(path):
+        # A FIFO or a device: the reader needs to read a file twice (and seek), and opening a
+        # FIFO nobody writes to would block forever.
+        raise DataError("is not a regular file (a pipe or a device?), expected a CSV file",
+                        path=path, hint="Save the data to a file first.")
     if not os.access(path, os.R_OK):
         raise DataError("file is not readable (permission denied)", path=path)
 
@@ -1372,7 +1377,17 @@ class LabelEncoder:
     def n_classes(self) -> int:
         return len(self.classes_)
 
-    def fit(self, y_raw: np.ndarray) -> LabelEncoder:
+    def fit(
+        self,
+        y_raw: np.ndarray,
+        lines: np.ndarray | None = None,
+        path: str | None = None,
+        *,
+        column: str | None = None,
+    ) -> LabelEncoder:
+        """Learn the classes of ``y_raw`` (n,). A label that Python reads as a non-finite
+        number (``nan``, ``inf``, ``1e999``) is refused -- it is a missing or overflowing value,
+        not a class -- with its line when ``lines`` (n,) is given."""
         arr = np.asarray(y_raw).reshape(-1)
         if arr.size == 0:
             raise DataError("cannot fit a label encoder on an empty target")
@@ -1389,9 +1404,21 @@ class LabelEncoder:
             self.classes_ = [cells[i].strip() for i in first]
             self._values = uniq
         else:
+            stripped = np.char.strip(np.asarray(_cells_of(arr), dtype=str))
             self.kind_ = "string"
-            self.classes_ = np.unique(np.char.strip(np.asarray(_cells_of(arr), dtype=str))).tolist()
+            self.classes_ = np.unique(stripped).tolist()
             self._values = None
+            for label in self.classes_:  # few distinct labels: cheap
+                if _is_non_finite_number(label):
+                    i = int(np.flatnonzero(stripped == label)[0])
+                    raise DataError(
+                        f"non-finite value {_shown(label)} in the target column, expected a "
+                        "class name or a finite number",
+                        path=path,
+                        line=int(lines[i]) if lines is not None else None,
+                        column=column,
+                        hint="Missing values must be removed or filled in before training.",
+                    )
         return self
 
     def transform(
@@ -1450,7 +1477,23 @@ class LabelEncoder:
         enc.kind_ = kind
         enc.classes_ = [str(c) for c in classes]
         enc._values = None if kind == "string" else np.array([float(c) for c in enc.classes_])
+        # transform() looks labels up by binary search: the classes must be unique and sorted
+        if kind == "string":
+            ordered = enc.classes_ == sorted(set(enc.classes_))
+        else:
+            ordered = bool(np.isfinite(enc._values).all() and (np.diff(enc._values) > 0).all())
+        if not ordered:
+            raise DataError(f"invalid label encoder description: classes {classes!r} are not "
+                            "unique and sorted")
         return enc
+
+
+def _is_non_finite_number(text: str) -> bool:
+    """True for what ``float()`` reads as nan or +-inf: ``nan``, ``-Infinity``, ``1e999``."""
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _loose_float(cell: str) -> float:
@@ -1484,8 +1527,10 @@ class Standardizer:
 
     ``scale_`` is the population standard deviation, except 1.0 for a constant column (all
     values equal), which would otherwise divide by zero -- or, after rounding, by 1e-17 and
-    blow noise up to order one. Attributes: ``mean_``, ``scale_`` (d,) float64,
-    ``feature_names`` (d).
+    blow noise up to order one. A spread so small that it is not a normal float32 (values like
+    1e-320 and 0, whose squared deviations underflow to a standard deviation of 0) counts as
+    constant too, for the same reason and so that a float32 network never divides by zero.
+    Attributes: ``mean_``, ``scale_`` (d,) float64, ``feature_names`` (d).
     """
 
     def __init__(self) -> None:
@@ -1493,7 +1538,11 @@ class Standardizer:
         self.scale_: np.ndarray | None = None
         self.feature_names: list[str] = []
 
-    def fit(self, X: np.ndarray, feature_names: list[str] | None = None) -> Standardizer:
+    def fit(
+        self, X: np.ndarray, feature_names: list[str] | None = None, *, path: str | None = None
+    ) -> Standardizer:
+        """Fit on X (n, d). A column whose mean or spread overflows float64 is refused by name
+        (``path`` names the file in that error)."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] == 0:
             raise DataError(f"cannot fit a standardizer on an array of shape {X.shape}")
@@ -1504,17 +1553,18 @@ class Standardizer:
         with np.errstate(over="ignore", invalid="ignore"):
             mean = X.mean(axis=0, dtype=np.float64)
             std = X.std(axis=0, dtype=np.float64)
-        constant = np.ptp(X, axis=0) == 0
+            constant = np.ptp(X, axis=0) == 0  # the range itself may overflow: inf != 0
         bad = ~(np.isfinite(mean) & (np.isfinite(std) | constant))
         if bad.any():
             col = names[int(np.flatnonzero(bad)[0])]
             raise DataError(
                 "the mean or standard deviation of this column is not finite (values too large)",
+                path=path,
                 column=col,
                 hint="Rescale the column (e.g. to other units) before training.",
             )
         self.mean_ = mean
-        self.scale_ = np.where(constant, 1.0, std)
+        self.scale_ = np.where(constant | (std < np.finfo(np.float32).tiny), 1.0, std)
         self.feature_names = names
         return self
 

@@ -9,6 +9,7 @@ checkpoints also ``optim/<key>`` (optimizer state) and ``state/<key>`` (other tr
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -78,29 +79,96 @@ def save_model(path: str | os.PathLike, model: Model, *, extra_arrays: dict[str,
     save_arrays(path, arrays, meta)
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_architecture(spec: Any, weights: dict[str, np.ndarray]) -> None:
+    """The layer list must be a chain of Dense layers whose widths agree with each other and
+    with the stored arrays -- checked BEFORE anything is allocated, so a file cannot make us
+    build a network of 10**12 units, and every weight must be finite."""
+    if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
+        raise ValueError("the architecture is not a list of layers")
+    width, names = None, set()
+    for i, layer in enumerate(spec):
+        kind = layer.get("type")
+        if kind == "dense":
+            d_in, d_out, name = layer.get("in"), layer.get("out"), layer.get("name")
+            if not (_is_count(d_in) and _is_count(d_out) and isinstance(name, str)):
+                raise ValueError(f"layer {i} is not a valid dense layer: {layer}")
+            if width is not None and d_in != width:
+                raise ValueError(f"layer {i} ({name}) takes {d_in} inputs but gets {width}")
+            if name in names:
+                raise ValueError(f"two layers are named {name!r}")
+            names.add(name)
+            for key, shape in ((f"{name}.W", (d_in, d_out)), (f"{name}.b", (d_out,))):
+                if key not in weights:
+                    raise ValueError(f"missing array {key!r}")
+                if weights[key].shape != shape:
+                    raise ValueError(f"array {key!r} has shape {weights[key].shape}, "
+                                     f"the architecture says {shape}")
+                if not np.all(np.isfinite(weights[key])):
+                    raise ValueError(f"array {key!r} holds non-finite values")
+            width = d_out
+        elif "alpha" in layer and not (isinstance(layer["alpha"], (int, float))
+                                       and math.isfinite(layer["alpha"])):
+            raise ValueError(f"layer {i} ({kind}) has a non-finite alpha")
+    if width is None:
+        raise ValueError("the architecture has no dense layer")
+    extra = sorted(set(weights) - {f"{n}.{w}" for n in names for w in "Wb"})
+    if extra:
+        raise ValueError(f"unexpected arrays {extra[:5]}")
+
+
+def _check_model(model: Model) -> None:
+    """The metadata must describe a model that can be used: task, loss, classes and output
+    width agree, and the feature list matches the input width."""
+    net = model.network
+    names = model.feature_names
+    if len(names) != net.n_inputs or len(set(names)) != len(names) or \
+            not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{len(names)} feature names for {net.n_inputs} inputs (or repeated)")
+    if model.scaler is not None and model.scaler.mean_.size != net.n_inputs:
+        raise ValueError("the standardizer does not match the input width")
+    if model.target is not None and not isinstance(model.target, str):
+        raise ValueError("the target name is not a string")
+    if model.task == "classification":
+        if model.loss_name not in ("cross_entropy", "bce") or model.encoder is None:
+            raise ValueError(f"a classification model with loss {model.loss_name!r} "
+                             "or without classes")
+        k = model.encoder.n_classes
+        want = 1 if model.loss_name == "bce" else k
+        if k < 2 or (model.loss_name == "bce" and k != 2) or net.n_outputs != want:
+            raise ValueError(f"{k} classes with loss {model.loss_name!r} and "
+                             f"{net.n_outputs} outputs")
+    elif model.task == "regression":
+        if model.loss_name not in ("mse", "mae") or net.n_outputs != 1:
+            raise ValueError(f"a regression model with loss {model.loss_name!r} and "
+                             f"{net.n_outputs} outputs")
+        if model.target_scaler is not None and model.target_scaler.mean_.size != 1:
+            raise ValueError("the target standardizer does not match the output width")
+    else:
+        raise ValueError(f"unknown task {model.task!r}")
+
+
 def model_from_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Model:
+    """Build a Model from what ``load_arrays`` returned, checking every claim the file makes;
+    any inconsistency raises ModelFileError("not a valid nnlearn model file (...)")."""
     invalid = f"{path}: not a valid nnlearn model file"
     try:
         dtype = np.dtype(meta["dtype"])
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"unsupported dtype {dtype}")
-        network = Sequential.from_spec(meta["architecture"], dtype=dtype)
         weights = params_from_arrays(arrays)
-        for p in network.parameters():
-            if p.name not in weights:
-                raise ValueError(f"missing array {p.name!r}")
-            if weights[p.name].shape != p.value.shape:
-                raise ValueError(f"array {p.name!r} has shape {weights[p.name].shape}, "
-                                 f"the architecture says {p.value.shape}")
-            if not np.all(np.isfinite(weights[p.name])):
-                raise ValueError(f"array {p.name!r} holds non-finite values")
+        _check_architecture(meta["architecture"], weights)
+        network = Sequential.from_spec(meta["architecture"], dtype=dtype)
         network.set_weights(weights)
         model = Model.from_metadata(meta, network)
-        if network.n_inputs != len(model.feature_names):
-            raise ValueError("feature names do not match the input width")
+        _check_model(model)
     except ModelFileError:
         raise
-    except (NnlearnError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except (NnlearnError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            ArithmeticError, StopIteration) as exc:
         # any inconsistency in a file we did not write is the file's fault, not a bug
         raise ModelFileError(f"{invalid} ({exc})"[:300]) from None
     return model

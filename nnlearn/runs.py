@@ -77,19 +77,24 @@ def draw_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def choose_loss(cfg_loss: str, task: str, n_classes: int | None) -> str:
+def choose_loss(cfg_loss: str, task: str, n_classes: int | None, *,
+                inferred_from: str | None = None) -> str:
     """``auto``: cross-entropy for classes (sigmoid BCE when there are exactly two), MSE for
-    regression. An explicit loss must fit the task."""
+    regression. An explicit loss must fit the task. ``inferred_from`` (e.g. "column 'y' of
+    train.csv") says the task was guessed from the data, so the error can say so."""
     if cfg_loss == "auto":
         if task == "regression":
             return "mse"
         return "bce" if n_classes == 2 else "cross_entropy"
+    how = f" (inferred from {inferred_from})" if inferred_from else ""
+    hint = ("set data.task if the inferred task is wrong, or use loss: auto" if inferred_from
+            else None)
     if task == "classification" and cfg_loss not in ("cross_entropy", "bce"):
-        raise ConfigError(f"loss {cfg_loss!r} is for regression, but the task is classification; "
-                          "use cross_entropy or bce", key="training.loss")
+        raise ConfigError(f"loss {cfg_loss!r} is for regression, but the task is classification"
+                          f"{how}; use cross_entropy or bce", key="training.loss", hint=hint)
     if task == "regression" and cfg_loss not in ("mse", "mae"):
-        raise ConfigError(f"loss {cfg_loss!r} is for classification, but the task is regression; "
-                          "use mse or mae", key="training.loss")
+        raise ConfigError(f"loss {cfg_loss!r} is for classification, but the task is regression"
+                          f"{how}; use mse or mae", key="training.loss", hint=hint)
     if cfg_loss == "bce" and n_classes != 2:
         raise ConfigError(f"loss 'bce' needs exactly 2 classes, the data has {n_classes}; "
                           "use cross_entropy", key="training.loss")
@@ -116,9 +121,28 @@ def _class_weight_vector(spec: Any, encoder: LabelEncoder, y: np.ndarray) -> np.
 def _targets(task: str, table: Table, encoder: LabelEncoder | None,
              target_scaler: Standardizer | None) -> np.ndarray:
     if task == "classification":
-        return encoder.transform(table.y, lines=table.lines, path=table.path)
-    y = regression_targets(table.y, table.lines, table.path)
+        return encoder.transform(table.y, lines=table.lines, path=table.path, column=table.target)
+    y = regression_targets(table.y, table.lines, table.path, column=table.target)
     return target_scaler.transform(y) if target_scaler is not None else y
+
+
+def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
+    """``model.inputs(X)`` for the rows X (n, d) of ``table``, refusing a value that stops being
+    finite on the way (a float32 network, or data far outside the training range): it would
+    only turn into NaN outputs."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = model.inputs(X)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        line = int(table.lines[row])
+        raise DataError(f"value {float(X[row, col])!r} does not fit the network's "
+                        f"{model.network.dtype} inputs (not finite after standardisation)",
+                        path=table.path, line=line, column=model.feature_names[col],
+                        hint="rescale the column, or train with training.dtype: float64"
+                        if model.network.dtype == np.float32 else
+                        "the value is far outside what the model was trained on")
+    return x
 
 
 def metric_fn_for(model: Model) -> Callable[[np.ndarray, Split], dict[str, float]]:
@@ -153,21 +177,23 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     task = d["task"] if d["task"] != "auto" else infer_task(table.y)
     encoder = target_scaler = None
     if task == "classification":
-        encoder = LabelEncoder().fit(table.y)
+        encoder = LabelEncoder().fit(table.y, table.lines, table.path, column=d["target"])
         if len(encoder.classes_) < 2:
             raise DataError(f"the target column has only one class ({encoder.classes_[0]!r}); "
                             "classification needs at least two", path=table.path,
                             column=d["target"])
-    loss_name = choose_loss(t["loss"], task, None if encoder is None else len(encoder.classes_))
+    inferred = f"column {d['target']!r} of {table.path}" if d["task"] == "auto" else None
+    loss_name = choose_loss(t["loss"], task, None if encoder is None else len(encoder.classes_),
+                            inferred_from=inferred)
 
-    y_all = (encoder.transform(table.y, lines=table.lines, path=table.path)
-             if encoder is not None else regression_targets(table.y, table.lines, table.path))
+    y_all = _targets(task, table, encoder, None)
     train_idx, val_idx = split_indices(len(table.X), d["val_fraction"], rng,
                                        stratify=y_all if encoder is not None else None)
     X_train = table.X[train_idx]
-    scaler = Standardizer().fit(X_train, table.feature_names) if d["standardize"] else None
+    scaler = (Standardizer().fit(X_train, table.feature_names, path=table.path)
+              if d["standardize"] else None)
     if task == "regression" and d.get("standardize_target", True):
-        target_scaler = Standardizer().fit(y_all[train_idx], [d["target"]])
+        target_scaler = Standardizer().fit(y_all[train_idx], [d["target"]], path=table.path)
 
     dtype = np.dtype(t["dtype"])
     n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
@@ -177,12 +203,19 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
 
     y_model = y_all if target_scaler is None else target_scaler.transform(y_all)
     if task == "regression":
-        y_model = y_model.astype(dtype)
+        with np.errstate(over="ignore"):
+            y_model = y_model.astype(dtype)
+        if not np.isfinite(y_model).all():
+            row = int(np.flatnonzero(~np.isfinite(y_model).all(axis=1))[0])
+            raise DataError(f"value {table.y[row]} does not fit {dtype} (not finite)",
+                            path=table.path, line=int(table.lines[row]), column=d["target"],
+                            hint="rescale the target, set data.standardize_target: true, or "
+                                 "train with training.dtype: float64")
     weights = table.weights
     cw = _class_weight_vector(t.get("class_weight"), encoder, y_all) if encoder else None
     if cw is not None:
         weights = cw if weights is None else weights * cw
-    x_all = model.inputs(table.X)
+    x_all = _checked_inputs(model, table, table.X)
     train = Split(x_all[train_idx], y_model[train_idx],
                   None if weights is None else weights[train_idx].astype(dtype))
     val = Split(x_all[val_idx], y_model[val_idx]) if len(val_idx) else None
@@ -222,14 +255,14 @@ def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> d
     X = table.X if rows is None else table.X[rows]
     sub = table if rows is None else Table(table.path, table.header, X, table.feature_names,
                                            table.y[rows], table.target, table.lines[rows], None)
-    scores = model.scores(X)
+    scores = model.network.predict(_checked_inputs(model, sub, X))
     if model.task == "classification":
-        y = model.encoder.transform(sub.y, lines=sub.lines, path=sub.path)
+        y = model.encoder.transform(sub.y, lines=sub.lines, path=sub.path, column=sub.target)
         out: dict[str, Any] = {"n": len(y), "loss": model.loss.value(scores, y)}
         out.update(classification_metrics(y, model.loss.output(scores).argmax(axis=1),
                                           model.classes))
         return out
-    y = regression_targets(sub.y, sub.lines, sub.path)
+    y = regression_targets(sub.y, sub.lines, sub.path, column=sub.target)
     y_model = model.target_scaler.transform(y) if model.target_scaler else y
     out = {"n": len(y), "loss": model.loss.value(scores, y_model.astype(scores.dtype))}
     out.update(regression_metrics(y, model.predict_values(X)))
@@ -238,6 +271,7 @@ def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> d
 
 def predict_rows(model: Model, table: Table, *, proba: bool = False) -> tuple[list[str], list[list]]:
     """Header and rows of predictions, one row per input row (original class names)."""
+    _checked_inputs(model, table, table.X)  # refuse values that would only give NaN
     if model.task == "classification":
         if proba:
             p = model.predict_proba(table.X)
@@ -260,6 +294,12 @@ def default_run_dir(config_path: str | os.PathLike | None, base: Path | None = N
 def make_run_dir(path: Path, *, numbered: bool) -> Path:
     """Create a fresh run folder. ``numbered``: ``runs/iris`` exists -> ``runs/iris-2`` ...
     Otherwise an existing non-empty folder is refused: a run never overwrites another's files."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NnlearnError(f"{parent}: is a file, so the run folder {path} cannot be "
+                                   "made inside it")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     if not numbered:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -313,7 +353,8 @@ class Checkpointer(Callback):
     """Keeps an exact in-memory snapshot of the trainer after every epoch (so Ctrl-C can save a
     consistent state), and writes it to ``checkpoint.npz`` every ``every`` epochs."""
 
-    def __init__(self, run_dir: Path, model: Model, cfg: dict[str, Any], every: int) -> None:
+    def __init__(self, run_dir: Path | None, model: Model, cfg: dict[str, Any],
+                 every: int) -> None:
         self.run_dir, self.model, self.cfg, self.every = run_dir, model, cfg, every
         self.snapshot: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
 
@@ -341,6 +382,21 @@ class Checkpointer(Callback):
         save_model(self.run_dir / MODEL_FILE, self.model)
 
 
+class DivergenceGuard(Callback):
+    """Stop with DivergedError when a loss of the epoch is not finite. The trainer checks the
+    training loss and the weights; but finite weights can still give outputs that overflow
+    (val_loss inf while train_loss is 1e209), and such a model must not be saved as a result.
+    Runs before the checkpointer, so the last checkpoint stays the last good epoch."""
+
+    def on_epoch_end(self, trainer, logs):
+        for key, value in logs.items():
+            if key.endswith("loss") and not math.isfinite(value):
+                raise DivergedError(
+                    f"training diverged: {key} became {value} in epoch {int(logs['epoch'])}",
+                    hint=f"lower training.learning_rate (now {trainer.optimizer.lr:g}), e.g. by "
+                         "10x, or set training.clip_grad_norm")
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -365,7 +421,7 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
           init_from: str | os.PathLike | None = None,
           on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
     """Train the model a resolved config describes and write its run folder."""
-    p = prepare(cfg, callbacks=callbacks)
+    p = _prepare_run(cfg, callbacks, config_path)
     if init_from is not None:
         _copy_weights_from(p.model, init_from)
     if out is not None:
@@ -396,8 +452,9 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
                            hint="a run writes one on Ctrl-C or every training.checkpoint_every "
                                 "epochs")
     cfg = load_run_config(run_dir)
-    p = prepare(cfg, callbacks=callbacks)
+    p = _prepare_run(cfg, callbacks, run_dir / CONFIG_FILE)
     arrays, meta = load_arrays(ckpt)
+    model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
     try:
         p.trainer.load_state_dict(arrays, meta["training_state"])
     except (KeyError, ValueError, TypeError) as exc:
@@ -415,10 +472,36 @@ def _finished(run_dir: Path) -> str | None:
         "status") == "ok" else None
 
 
+def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
+                 config_path: str | os.PathLike | None) -> Prepared:
+    """``prepare`` for train and resume: config errors that only the data reveals (a loss that
+    does not fit the inferred task, an unknown class in class_weight) name the config file like
+    the rest; and the run's own callbacks are put in, in the same place for both, so that a
+    checkpoint's callback states line up by position when it is resumed.
+
+    That place is right before the caller's callbacks: the divergence guard, then the
+    checkpointer, whose snapshot thus includes every built-in callback's state (early stopping)
+    for the epoch and is taken before a progress callback reports it -- Ctrl-C after
+    "epoch N" saves N epochs."""
+    try:
+        p = prepare(cfg, callbacks=callbacks)
+    except ConfigError as exc:
+        if exc.path is None and config_path is not None:
+            raise ConfigError(exc.problem, key=exc.key, path=os.fspath(config_path),
+                              hint=exc.hint) from None
+        raise
+    every = int(p.cfg["training"].get("checkpoint_every") or 0)
+    p.checkpointer = Checkpointer(None, p.model, p.cfg, every)  # run_dir is set when known
+    cbs = p.trainer.callbacks
+    at = next((i for i, cb in enumerate(cbs) if any(cb is c for c in callbacks)), len(cbs))
+    cbs[at:at] = [DivergenceGuard(), p.checkpointer]
+    return p
+
+
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
-    ckpt = Checkpointer(run_dir, p.model, p.cfg, int(t.get("checkpoint_every") or 0))
-    p.trainer.callbacks.append(ckpt)
+    ckpt = p.checkpointer  # put in by _prepare_run
+    ckpt.run_dir = run_dir
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
@@ -438,8 +521,6 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
         raise
-    finally:
-        p.trainer.callbacks.remove(ckpt)
     if ckpt.every or (run_dir / CHECKPOINT_FILE).exists():  # never leave a stale checkpoint
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
