@@ -65,10 +65,10 @@ MAX_CLASSES_FOR_INTEGER_TARGET = 20
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_SPACE = " \t"  # what is stripped around a numeric cell (the fast path agrees)
-_CHUNK_BYTES = 1 << 20  # fast path chunk: 1 MiB keeps the temporary arrays in cache
+_CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache
 _SLOW_BLOCK_ROWS = 8192  # slow path converts numeric cells in blocks of this many rows
 _MAX_SHOWN = 40  # a quoted cell value is cut to this many characters in messages
-_THREADS = min(2, os.cpu_count() or 1)  # chunks parsed at once by the fast path
+_THREADS = min(2, os.cpu_count() or 1)  # at most this many chunks parsed at once
 
 # (rows, values (rows, k), target strings or None, kept line offsets or None, physical lines)
 _Parsed = tuple[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", int]
@@ -421,26 +421,40 @@ def _chunks(fh: io.BufferedReader) -> Iterator[bytes]:
 
 
 def _map_in_order(fn: Callable[[bytes], _Parsed], items: Iterator[bytes]) -> Iterator[_Parsed]:
-    """fn over items on _THREADS threads, results in order, at most _THREADS + 1 pending.
+    """fn over items on up to _THREADS threads, results in order, few pending at a time.
 
     numpy releases the GIL inside its loops, so two chunks really are parsed at once; the
     window bounds memory to a few chunks.
     """
-    if _THREADS <= 1:
+    threads = _threads_worth_using()
+    if threads <= 1:
         yield from map(fn, items)
         return
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: deque = deque()
         try:
             for item in items:
                 pending.append(pool.submit(fn, item))
-                if len(pending) > _THREADS:
+                if len(pending) > threads:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def _threads_worth_using() -> int:
+    """_THREADS, or 1 when the machine has no idle core: numpy's many short GIL-free calls make
+    two threads hand the GIL back and forth, which only pays when both can run at once."""
+    if _THREADS <= 1:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return _THREADS
+    idle = (os.cpu_count() or 1) - load
+    return _THREADS if idle >= 1.0 else 1
 
 
 def _parse_chunk(
@@ -517,6 +531,8 @@ def _dd_table() -> tuple[np.ndarray, np.ndarray]:
 
 _DD_HI, _DD_LO = _dd_table()
 _SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp/Dekker splitting constant
+_EXP_BITS = np.uint64(0x7FF0000000000000)
+_MANT_BITS = np.uint64(0x000FFFFFFFFFFFFF)
 
 
 def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -552,6 +568,7 @@ def _swar8(words: np.ndarray) -> np.ndarray:
 
 _PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the 0-th separator
 _P10U = np.array([10**i for i in range(20)], dtype=np.uint64)
+_P10_FLOAT = np.array([10.0**i for i in range(25)])
 _ZERO_BYTES = np.uint64(0x3030303030303030)
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -601,11 +618,7 @@ def _parse_block(
         Q = ends[:, numeric_cols[0] : numeric_cols[-1] + 1].ravel()
     else:
         Q = ends[:, numeric_cols].ravel()
-    runs = np.empty(nd.size, dtype=np.int64)  # digits right before each non-digit byte
-    runs[0] = 0
-    np.subtract(nd[1:], nd[:-1], out=runs[1:])
-    runs[1:] -= 1
-    values = _lean_numbers(buf, nd, ch, runs, Q, chunk)
+    values = _lean_numbers(buf, nd, ch, Q, chunk)
     if values is None:
         return _parse_general(chunk, ncols, numeric_cols, string_col)
     return rows, values.reshape(rows, numeric_cols.size), strings
@@ -615,7 +628,6 @@ def _lean_numbers(
     buf: np.ndarray,
     nd: np.ndarray,
     ch: np.ndarray,
-    runs: np.ndarray,
     Q: np.ndarray,
     chunk: bytes,
 ) -> np.ndarray | None:
@@ -628,11 +640,14 @@ def _lean_numbers(
     """
     words = np.ndarray(shape=(buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))
     m = Q.size
+    # Positions and kinds of the non-digit bytes walked over; a run of digits is the gap
+    # between two consecutive non-digit positions.
     p_end = nd[Q]
     c1 = ch[Q - 1]
+    p1 = nd[Q - 1]
     hard = None
     exp10 = None
-    M, mend, cd = Q, p_end, c1
+    M, mend, cd, p_prev = Q, p_end, c1, p1
     if b"e" in chunk or b"E" in chunk:
         bad = np.zeros(m, dtype=bool)
         is_e1 = (c1 | np.uint8(32)) == 101
@@ -648,46 +663,60 @@ def _lean_numbers(
             n_exp_bytes = is_e1.astype(np.int64)
             if is_e2 is not None:
                 n_exp_bytes += 2 * is_e2
-                bad |= is_e2 & (runs[Q - 1] != 0)  # digits between 'e' and its sign
-            n_exp = np.where(has_e, runs[Q], 0)
+                # no digits between 'e' and its sign
+                bad |= is_e2 & (p1 - nd[np.maximum(Q - 2, 0)] != 1)
+            n_exp = np.where(has_e, p_end - p1 - 1, 0)
             bad |= has_e & (n_exp == 0)
             if bad.any():
                 return None
             hard = n_exp > 8
-            exp10 = _run_values(words, p_end, np.minimum(n_exp, 8), 1).astype(np.int64)
+            exp10 = _run_values(buf, p_end, np.minimum(n_exp, 8), 1)[0].astype(np.int64)
             if is_e2 is not None:
                 np.negative(exp10, out=exp10, where=is_e2 & (c1 == 45))
             M = Q - n_exp_bytes
             mend = p_end - n_exp - n_exp_bytes
             cd = ch[M - 1]
-    has_dot = cd == 46
-    n_frac = runs[M] * has_dot
-    J = M - has_dot  # the dot, or M itself
-    n_int = runs[J]
-    S = J - 1  # a leading sign, or the previous separator
+            p_prev = nd[M - 1]
+    # int64 flags, so that the arithmetic below never mixes dtypes (mixed ufuncs are slow)
+    dot = (cd == 46).view(np.uint8).astype(np.int64)
+    last = mend - p_prev - 1  # digits right before the mantissa end
+    n_frac = last * dot
+    S = M - dot - 1  # a leading sign, or the previous separator
+    pS = nd[S]
+    n_int = mend - n_frac - dot - pS - 1
     cs = ch[S]
-    lead = (cs == 43) | (cs == 45)
+    lead = ((cs == 43) | (cs == 45)).view(np.uint8).astype(np.int64)
     start = S - lead  # must be the previous separator
     cp = ch[start]
     bad = (cp != 44) & (cp != 10)
     if lead.any():
-        bad |= lead & (runs[S] != 0)
+        bad |= (lead == 1) & (nd[start] != pS - 1)  # a sign only right after the separator
     n_dig = n_int + n_frac
     bad |= n_dig == 0
     if bad.any():
         return None
+    has_dot = dot
 
     span = n_dig + has_dot
     if int(span.max()) <= 8:
         mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
     else:
+        # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
+        # free, so what must fit in 64 bits is the value, not the number of digits.
         if hard is None:
             hard = np.zeros(m, dtype=bool)
-        hard |= n_dig > 19
+        hard |= (n_int > 24) | (n_frac > 24)
         int_end = mend - n_frac - has_dot
-        mant = _run_values(words, int_end, n_int, _n_words(n_int, hard))
+        mant, over = _run_values(buf, int_end, n_int, _n_words(n_int, hard))
+        hard |= over
         if has_dot.any():
-            frac = _run_values(words, mend, n_frac, _n_words(n_frac, hard))
+            frac, over = _run_values(buf, mend, n_frac, _n_words(n_frac, hard))
+            hard |= over
+            # mant * 10**n_frac + frac must stay below 2**64 (with a safety margin in float)
+            nz = mant > 0
+            if nz.any():
+                scaled = mant.astype(np.float64) * _P10_FLOAT[np.minimum(n_frac, 24)]
+                hard |= nz & ((n_frac > 19) | (scaled >= 1.8e19))
             mant *= _P10U[np.minimum(n_frac, 19)]
             mant += frac
     negative = cs == 45
@@ -701,19 +730,23 @@ def _lean_numbers(
         hard = np.zeros(m, dtype=bool)
     k = -n_frac if exp10 is None else exp10 - n_frac
     small = (mant <= np.uint64(_TWO53)) & (np.abs(k) <= 22)
-    kk = np.clip(k, -22, 22)
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
     zero = mant == 0
     rest = ~(small | zero | hard)
-    if rest.any():
-        idx = np.flatnonzero(rest)
-        ok, v = _dd_scale(mant[idx], k[idx])
-        values[idx[ok]] = v[ok]
-        hard[idx[~ok]] = True
+    if rest.all():  # typical of 17-19 digit numbers: every cell takes the double-double path
+        ok, values = _dd_scale(mant, k)
+        hard |= ~ok
+    else:
+        kk = np.clip(k, -22, 22)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
+        if rest.any():
+            idx = np.flatnonzero(rest)
+            ok, v = _dd_scale(mant[idx], k[idx])
+            values[idx[ok]] = v[ok]
+            hard[idx[~ok]] = True
     values[zero & ~hard] = 0.0
     if hard.any():
-        starts = nd[start] + 1 - _PAD
+        starts = nd[start] + 1 - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
             values[i] = abs(float(chunk[starts[i] : p_end[i] - _PAD]))
     values = _set_sign(values, negative)
@@ -743,7 +776,10 @@ def _squeezed_mantissas(
     """
     x = words[mend - 8]
     x ^= _ZERO_BYTES
-    above = _TOP[n_frac + 8 - 8 * has_dot]  # the fraction digits (all bytes without a dot)
+    if int(has_dot.min()) == 1:
+        above = _TOP[n_frac]  # the fraction digits
+    else:
+        above = _TOP[n_frac + 8 - 8 * has_dot]  # ... or all bytes, for cells without a dot
     shifted = x << np.uint64(8)
     shifted &= ~above
     x &= above
@@ -759,21 +795,59 @@ def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
     return max(1, min(3, (longest + 7) // 8))
 
 
-def _run_values(words: np.ndarray, end: np.ndarray, length: np.ndarray, n_words: int) -> np.ndarray:
-    """uint64 value of the ``length`` digits ending (exclusive) at byte ``end``, 8 per word."""
-    total = None
-    scratch = np.empty(end.size, dtype=np.uint64)
-    for w in range(n_words):
-        x = words[end - 8 * (w + 1)]
-        x ^= _ZERO_BYTES
-        x &= _TOP[np.clip(length - 8 * w, 0, 8)]
-        x = _swar8_xor(x, scratch)
-        if total is None:
-            total = x
-        else:
-            x *= np.uint64(10 ** (8 * w))
-            total += x
-    return total
+def _run_values(
+    buf: np.ndarray, end: np.ndarray, length: np.ndarray, n_words: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 value of the ``length`` digits ending (exclusive) at byte ``end``, and where that
+    value does not fit in 64 bits (possible only with three words).
+
+    Short runs (at most 3 digits everywhere, e.g. an integer part or an exponent) are read byte
+    by byte; longer ones as ``n_words`` 8-byte words fetched in ONE gather of 8 * n_words bytes
+    (a wide gather costs about the same as a narrow one), masked, and converted by SWAR.
+    """
+    longest = int(length.max()) if length.size else 0
+    if longest <= 3:
+        total = np.zeros(end.size, dtype=np.uint64)
+        for j in range(longest):
+            digit = buf[end - (j + 1)].astype(np.uint64)
+            digit -= np.uint64(48)
+            digit *= (length > j).view(np.uint8)
+            if j:
+                digit *= np.uint64(10**j)
+            total += digit
+        return total, np.zeros(end.size, dtype=bool)
+    wide = _wide_view(buf, n_words)
+    x = wide[end - 8 * n_words].view("<u8").reshape(end.size, n_words)
+    x ^= _ZERO_BYTES
+    x &= _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
+    x = _swar8_xor(x, np.empty_like(x))
+    total = x[:, 0].copy()
+    for w in range(1, n_words):
+        total *= np.uint64(100_000_000)
+        total += x[:, w]
+    overflow = x[:, 0] >= 1845 if n_words == 3 else np.zeros(end.size, dtype=bool)
+    return total, overflow
+
+
+def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
+    """Every (overlapping) 8*n_words-byte window of ``buf`` as one opaque item: a gather of
+    these fetches n_words unaligned words at once."""
+    width = 8 * n_words
+    return np.ndarray(
+        shape=(buf.size - width + 1,), dtype=np.dtype((np.void, width)), buffer=buf, strides=(1,)
+    )
+
+
+def _wide_masks(n_words: int) -> np.ndarray:
+    """Row L keeps the last L bytes of an 8*n_words-byte window (as opaque items)."""
+    width = 8 * n_words
+    rows = np.zeros((width + 1, width), dtype=np.uint8)
+    for length in range(width + 1):
+        rows[length, width - length :] = 0xFF
+    return rows.view(np.dtype((np.void, width))).ravel()
+
+
+_WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
 
 
 def _swar8_xor(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -1026,13 +1100,16 @@ def _dd_scale(mant: np.ndarray, exp10: np.ndarray) -> tuple[np.ndarray, np.ndarr
         p, pe = _two_prod(a, ph)
         t = (a * pl + b * ph) + pe
         r, d = _two_sum(p, t)
-        # Distance to the nearest rounding midpoint must exceed the error bound. Below a power
-        # of two the spacing halves, so be conservative there.
-        half_ulp = np.spacing(r) * 0.5
-        mant_frac, _ = np.frexp(r)
-        half_ulp = np.where(mant_frac == 0.5, half_ulp * 0.5, half_ulp)
+        # Distance to the nearest rounding midpoint must exceed the error bound. Half an ulp
+        # of a normal double is 2**(exponent - 53): its exponent bits, scaled. Just below a
+        # power of two (mantissa bits all zero) the spacing halves, so be conservative there.
+        bits = r.view(np.uint64)
+        half_ulp = (bits & _EXP_BITS).view(np.float64) * 2.0**-53
+        power_of_two = (bits & _MANT_BITS) == 0
+        half_ulp[power_of_two] *= 0.5
         err = np.abs(r) * 2.0**-95
-        ok &= (np.abs(d) + err < half_ulp) & np.isfinite(r) & (np.abs(d) <= half_ulp)
+        ad = np.abs(d)
+        ok &= (ad + err < half_ulp) & np.isfinite(r)
     return ok, r
 
 

@@ -186,6 +186,20 @@ NUMBERS = [
 ]
 
 
+def test_rounding_midpoints_tie_to_even_like_float(tmp_path):
+    # Odd integers between 2**k and 2**(k+1), k >= 53, lie exactly halfway between two doubles:
+    # the reader's double-double product must notice and defer to float().
+    cells = []
+    for k in range(53, 64):
+        base = 2**k
+        half = 2 ** (k - 53)
+        cells += [str(base + half), str(base + 3 * half), str(base + half + 1), f"{base + half}e-3"]
+    text = "x\n" + "\n".join(cells) + "\n"
+    t = read_csv(write(tmp_path, text), target=None)
+    expected = np.array([float(c) for c in cells])
+    assert np.array_equal(t.X[:, 0].view(np.int64), expected.view(np.int64))
+
+
 def test_number_grammar_rounds_exactly_like_float(tmp_path):
     text = "x\n" + "\n".join(NUMBERS) + "\n"
     t = read_csv(write(tmp_path, text), target=None)
