@@ -22,9 +22,20 @@ Two readers share one contract and one number grammar.
 
 Both produce bit-identical results on files both accept (the tests check this).
 
-A numeric cell is, after stripping spaces and tabs, ``[+-]?(digits[.digits] | .digits)
+A numeric cell is, after stripping spaces and tabs, ``[+-]?(digits[.[digits]] | .digits)
 ([eE][+-]?digits)?`` -- what ``float()`` accepts minus ``nan``/``inf`` spellings, underscores
 and non-ASCII digits. Values are rounded correctly (identical to ``float()``).
+
+Why it is shaped like this (speed and memory)
+---------------------------------------------
+The fast path never holds the file in memory: it counts lines first, allocates ``X`` once at
+its final size, and fills it chunk by chunk (512 KiB, so the temporaries stay in cache). Each
+chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
+or cells -- and, when the machine has an idle core, two chunks are parsed at once (numpy
+releases the GIL inside its loops). Peak memory is about the output plus a few chunks, well
+under pandas'. Short numbers (up to 8 digits, e.g. ``%.6f``) take the cheapest route; full
+precision numbers (17-19 digits, ``repr`` or ``%.18e``) need more arithmetic per cell and are
+about twice as slow to read. ``benchmarks/csv_speed.py`` measures all of this against pandas.
 """
 
 from __future__ import annotations
@@ -535,25 +546,14 @@ _EXP_BITS = np.uint64(0x7FF0000000000000)
 _MANT_BITS = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p + e == a * b exactly (Dekker's algorithm; numpy has no fused multiply-add)."""
-    p = a * b
-    ca = _SPLITTER * a
-    ah = ca - (ca - a)
-    al = a - ah
-    cb = _SPLITTER * b
-    bh = cb - (cb - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
+def _veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x == hi + lo with both halves of at most 26 significant bits, so their products are exact."""
+    c = _SPLITTER * x
+    hi = c - (c - x)
+    return hi, x - hi
 
 
-def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """s + e == a + b exactly (Knuth)."""
-    s = a + b
-    bb = s - a
-    e = (a - (s - bb)) + (b - bb)
-    return s, e
+_DD_HI_H, _DD_HI_L = _veltkamp_split(_DD_HI)
 
 
 def _swar8(words: np.ndarray) -> np.ndarray:
@@ -570,7 +570,6 @@ _PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the
 _P10U = np.array([10**i for i in range(20)], dtype=np.uint64)
 _P10_FLOAT = np.array([10.0**i for i in range(25)])
 _ZERO_BYTES = np.uint64(0x3030303030303030)
-_ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _parse_block(
@@ -670,7 +669,12 @@ def _lean_numbers(
             if bad.any():
                 return None
             hard = n_exp > 8
-            exp10 = _run_values(buf, p_end, np.minimum(n_exp, 8), 1)[0].astype(np.int64)
+            with_e = np.flatnonzero(has_e)
+            if with_e.size * 4 < m:  # a few cells in scientific notation: decode only those
+                exp10 = np.zeros(m, dtype=np.int64)
+                exp10[with_e] = _run_values(buf, p_end[with_e], np.minimum(n_exp[with_e], 8), 1)[0]
+            else:
+                exp10 = _run_values(buf, p_end, np.minimum(n_exp, 8), 1)[0].astype(np.int64)
             if is_e2 is not None:
                 np.negative(exp10, out=exp10, where=is_e2 & (c1 == 45))
             M = Q - n_exp_bytes
@@ -756,7 +760,6 @@ def _lean_numbers(
 
 
 _TOP = np.array([0] + [((1 << (8 * k)) - 1) << (64 - 8 * k) for k in range(1, 9)], dtype=np.uint64)
-_SIGN_BIT = np.uint64(1 << 63)
 
 
 def _set_sign(values: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -1085,31 +1088,56 @@ def _dd_scale(mant: np.ndarray, exp10: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Correctly rounded mant * 10**exp10 where it can be proved, via double-double arithmetic.
 
     ``10**k`` is ``hi + lo`` from an exact table; ``mant`` (< 2**64) splits exactly into two
-    doubles. The product is formed to about 2**-102 relative error, so rounding it to one double
-    gives the correctly rounded result unless the exact value lies within that error of a
-    rounding midpoint. ``ok`` is False for those (and for exponents outside the table); the
-    caller then uses ``float()``.
+    doubles a + b. The product is formed to about 2**-102 relative error (Dekker's exact
+    product, since numpy has no fused multiply-add), so rounding it to one double gives the
+    correctly rounded result unless the exact value lies within that error of a rounding
+    midpoint. ``ok`` is False for those (and for exponents outside the table); the caller then
+    uses ``float()``. Written in place on six buffers: fresh temporaries cost page faults.
     """
     ok = (exp10 >= _DD_KMIN) & (exp10 <= _DD_KMAX)
-    kk = np.clip(exp10, _DD_KMIN, _DD_KMAX) - _DD_KMIN
-    ph, pl = _DD_HI[kk], _DD_LO[kk]
-    hi32 = (mant >> np.uint64(32)).astype(np.float64) * 4294967296.0
-    lo32 = (mant & np.uint64(0xFFFFFFFF)).astype(np.float64)
-    a, b = _two_sum(hi32, lo32)  # a + b == mant exactly
+    kk = np.clip(exp10, _DD_KMIN, _DD_KMAX)
+    kk -= _DD_KMIN
+    ph, pl, phh, phl = _DD_HI[kk], _DD_LO[kk], _DD_HI_H[kk], _DD_HI_L[kk]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        p, pe = _two_prod(a, ph)
-        t = (a * pl + b * ph) + pe
-        r, d = _two_sum(p, t)
+        # mant == a + b exactly: a = fl(mant) from its two exact 32-bit halves, b the rest
+        a = (mant >> np.uint64(32)).astype(np.float64)
+        a *= 4294967296.0
+        b = (mant & np.uint64(0xFFFFFFFF)).astype(np.float64)
+        s = a + b
+        np.subtract(s, a, out=a)
+        np.subtract(b, a, out=b)  # b = lo - (s - a), exact because |a| >= |lo|
+        a = s
+        # p + e == a * ph exactly (ph is pre-split into phh + phl)
+        p = a * ph
+        c = a * _SPLITTER
+        t = c - a
+        np.subtract(c, t, out=c)  # c = high half of a
+        np.subtract(a, c, out=t)  # t = low half of a
+        e = c * phh
+        e -= p
+        e += np.multiply(c, phl, out=c)
+        np.multiply(t, phh, out=c)
+        e += c
+        e += np.multiply(t, phl, out=t)
+        # the small terms: a * pl + b * ph, then the sum's exact rounding error d
+        e += np.multiply(a, pl, out=t)
+        e += np.multiply(b, ph, out=t)
+        r = np.add(p, e, out=c)
+        np.subtract(r, p, out=t)
+        np.subtract(e, t, out=e)  # d = e - (r - p), exact because |p| >= |e|
+        d = e
         # Distance to the nearest rounding midpoint must exceed the error bound. Half an ulp
         # of a normal double is 2**(exponent - 53): its exponent bits, scaled. Just below a
         # power of two (mantissa bits all zero) the spacing halves, so be conservative there.
         bits = r.view(np.uint64)
-        half_ulp = (bits & _EXP_BITS).view(np.float64) * 2.0**-53
-        power_of_two = (bits & _MANT_BITS) == 0
-        half_ulp[power_of_two] *= 0.5
-        err = np.abs(r) * 2.0**-95
-        ad = np.abs(d)
-        ok &= (ad + err < half_ulp) & np.isfinite(r)
+        half_ulp = np.bitwise_and(bits, _EXP_BITS, out=b.view(np.uint64)).view(np.float64)
+        half_ulp *= 2.0**-53
+        half_ulp[(bits & _MANT_BITS) == 0] *= 0.5
+        err = np.abs(r, out=t)
+        err *= 2.0**-95
+        err += np.abs(d, out=d)
+        ok &= err < half_ulp
+        ok &= np.isfinite(r)
     return ok, r
 
 

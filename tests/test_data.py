@@ -233,9 +233,9 @@ def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
     lines[1500] = ""  # a blank line inside some chunk
     p = write(tmp_path, "\n".join(lines) + "\n")
     whole = read_csv(p, target="y")
+    monkeypatch.setattr(data, "_CHUNK_BYTES", 1000)
     for threads in (1, 2):
-        monkeypatch.setattr(data, "_CHUNK_BYTES", 1000)
-        monkeypatch.setattr(data, "_THREADS", threads)
+        monkeypatch.setattr(data, "_threads_worth_using", lambda n=threads: n)
         assert_same_table(read_csv(p, target="y"), whole)
     assert whole.lines[1498:1500].tolist() == [1500, 1502]  # around the blank line 1501
     assert_same_table(whole, read_slow(p, target="y"))
