@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.csv:
             path = args.csv
-            print(f"timing {path} ({os.path.getsize(path) / 2**20:.0f} MiB); cpus: {os.cpu_count()}")
+            print(
+                f"timing {path} ({os.path.getsize(path) / 2**20:.0f} MiB); cpus: {os.cpu_count()}"
+            )
         else:
             path = os.path.join(tmp, "bench.csv")
             t0 = time.perf_counter()
@@ -155,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     t_nn, m_nn = med["nnlearn"]
     if "pandas" in med:
         t_pd, m_pd = med["pandas"]
-        print(f"\nread_csv / pandas:  time x{t_nn / t_pd:.2f} (target <= 2)   "
-              f"peak memory x{m_nn / m_pd:.2f} (target < 1)")
+        print(
+            f"\nread_csv / pandas:  time x{t_nn / t_pd:.2f} (target <= 2)   "
+            f"peak memory x{m_nn / m_pd:.2f} (target < 1)"
+        )
         ok = t_nn <= 2 * t_pd and m_nn < m_pd
     if "loadtxt" in med:
         t_lt, m_lt = med["loadtxt"]

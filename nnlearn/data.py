@@ -584,14 +584,15 @@ def _parse_block(
     numeric cell matches the number grammar and is finite, and every string cell is non-empty.
 
     How: a number is ``sign * mantissa * 10**k``. Bytes that are not digits are few (the
-    separators, a dot, a sign, an exponent), so the block is cut at them into runs of digits;
-    the grammar is checked on the non-digit bytes around each field, and each run of digits is
-    read as one right-aligned 8-byte word and converted eight digits at a time
-    (:func:`_swar8`). ``mantissa * 10**k`` is then rounded correctly: exactly one IEEE
-    operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast path), else a double-double
-    product with an explicit test that the rounding is not ambiguous; the rare cells that fail
-    that test, or have more than 19 digits, go through ``float()``. Cells the lean reader does
-    not handle (spaces around numbers) make it hand the block to :func:`_parse_general`.
+    separators, a dot, a sign, an exponent), so one ``flatnonzero`` finds them all and the
+    grammar is checked on them alone (:func:`_lean_numbers`). The digits of a cell are then
+    fetched as right-aligned 8-byte words -- the dot squeezed out when the whole mantissa fits
+    in one word -- and converted eight at a time (:func:`_swar8_xor`). ``mantissa * 10**k`` is
+    rounded correctly: one IEEE operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast
+    path), else a double-double product with an explicit test that the rounding is not
+    ambiguous (:func:`_dd_scale`); the rare cells that fail that test, or whose mantissa needs
+    more than 64 bits, go through ``float()``. Blocks the lean reader does not handle (spaces
+    around numbers) go to :func:`_parse_general`, which is slower but as exact.
     """
     buf = np.frombuffer(_PREFIX + chunk, dtype=np.uint8)
     nd = np.flatnonzero((buf - np.uint8(48)) > 9)  # every byte that is not a digit
@@ -608,9 +609,7 @@ def _parse_block(
 
     strings = None
     if string_col is not None:
-        strings = _gather_strings(
-            buf, nd[prevs[:, string_col]] + 1, nd[ends[:, string_col]]
-        )
+        strings = _gather_strings(buf, nd[prevs[:, string_col]] + 1, nd[ends[:, string_col]])
     if numeric_cols.size == ncols:
         Q = sq[1:]
     elif numeric_cols[-1] - numeric_cols[0] == numeric_cols.size - 1:  # a range: no fancy copy
@@ -822,7 +821,9 @@ def _run_values(
     wide = _wide_view(buf, n_words)
     x = wide[end - 8 * n_words].view("<u8").reshape(end.size, n_words)
     x ^= _ZERO_BYTES
-    x &= _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
+    x &= (
+        _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
+    )
     x = _swar8_xor(x, np.empty_like(x))
     total = x[:, 0].copy()
     for w in range(1, n_words):
@@ -1286,7 +1287,9 @@ class _SlowBlock:
         bad_weight = False
         if values is not None:
             values = values.reshape(-1, k)
-            bad_weight = lay.weight_slot is not None and bool((values[:, lay.weight_slot] < 0).any())
+            bad_weight = lay.weight_slot is not None and bool(
+                (values[:, lay.weight_slot] < 0).any()
+            )
         if values is None or bad_target or bad_weight:
             self._check_exactly()  # raises the first problem
             values = np.array([[float(c) for c in row] for row in self.cells], dtype=np.float64)
@@ -1709,9 +1712,7 @@ def split_indices(
     return np.flatnonzero(mask).astype(np.int64), val_idx.astype(np.int64)
 
 
-def minibatches(
-    n: int, batch_size: int, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
+def minibatches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
     """Yield index arrays covering 0..n-1 once: one epoch of mini-batches.
 
     One permutation per epoch (``rng.permutation(n)``) then consecutive slices of

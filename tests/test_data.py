@@ -32,8 +32,9 @@ def write(tmp_path, content, name="d.csv"):
 def read_slow(path, **kw):
     """The csv-module reader alone (what the fast path falls back to)."""
     kw.setdefault("target", None)
-    req = data._Request(kw["target"], kw.get("features"), kw.get("target_required", True),
-                        kw.get("weight_column"))
+    req = data._Request(
+        kw["target"], kw.get("features"), kw.get("target_required", True), kw.get("weight_column")
+    )
     return data._read_slow(path, req)
 
 
@@ -179,10 +180,30 @@ def test_spaces_around_numbers_names_and_labels(tmp_path):
 
 
 NUMBERS = [
-    "0", "-0", "+7", "007", "1.", ".5", "-.5e-3", "1E5", "1e+5", "2.5e-300", "1.7976931348623157e308",
-    "4.9e-324", "2.2250738585072014e-308", "0.1", "0.30000000000000004", "123456789012345678901234",
-    "9007199254740993", "1e23", "8.98846567431158e307", "0.000000000000000000000000000001",
-    "3.141592653589793238462643383279", "1e-400", "-0.0e10", "12345678.12345678",
+    "0",
+    "-0",
+    "+7",
+    "007",
+    "1.",
+    ".5",
+    "-.5e-3",
+    "1E5",
+    "1e+5",
+    "2.5e-300",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    "2.2250738585072014e-308",
+    "0.1",
+    "0.30000000000000004",
+    "123456789012345678901234",
+    "9007199254740993",
+    "1e23",
+    "8.98846567431158e307",
+    "0.000000000000000000000000000001",
+    "3.141592653589793238462643383279",
+    "1e-400",
+    "-0.0e10",
+    "12345678.12345678",
 ]
 
 
@@ -228,8 +249,9 @@ def test_fast_and_slow_paths_agree(tmp_path):
 def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((3000, 3))
-    lines = ["a,b,c,y"] + [f"{a:.5f},{b!r},{c:.2e},{i % 4}" for i, (a, b, c) in
-                           enumerate(X.tolist())]
+    lines = ["a,b,c,y"] + [
+        f"{a:.5f},{b!r},{c:.2e},{i % 4}" for i, (a, b, c) in enumerate(X.tolist())
+    ]
     lines[1500] = ""  # a blank line inside some chunk
     p = write(tmp_path, "\n".join(lines) + "\n")
     whole = read_csv(p, target="y")
