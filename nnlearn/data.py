@@ -569,7 +569,6 @@ def _swar8(words: np.ndarray) -> np.ndarray:
 _PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the 0-th separator
 _P10U = np.array([10**i for i in range(20)], dtype=np.uint64)
 _P10_FLOAT = np.array([10.0**i for i in range(25)])
-_ZERO_BYTES = np.uint64(0x3030303030303030)
 
 
 def _parse_block(
@@ -587,7 +586,7 @@ def _parse_block(
     separators, a dot, a sign, an exponent), so one ``flatnonzero`` finds them all and the
     grammar is checked on them alone (:func:`_lean_numbers`). The digits of a cell are then
     fetched as right-aligned 8-byte words -- the dot squeezed out when the whole mantissa fits
-    in one word -- and converted eight at a time (:func:`_swar8_xor`). ``mantissa * 10**k`` is
+    in one word -- and converted eight at a time (:func:`_swar8_digits`). ``mantissa * 10**k`` is
     rounded correctly: one IEEE operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast
     path), else a double-double product with an explicit test that the rounding is not
     ambiguous (:func:`_dd_scale`); the rare cells that fail that test, or whose mantissa needs
@@ -682,22 +681,20 @@ def _lean_numbers(
             p_prev = nd[M - 1]
     # int64 flags, so that the arithmetic below never mixes dtypes (mixed ufuncs are slow)
     dot = (cd == 46).view(np.uint8).astype(np.int64)
-    last = mend - p_prev - 1  # digits right before the mantissa end
-    n_frac = last * dot
-    S = M - dot - 1  # a leading sign, or the previous separator
+    S = M - 1 - dot  # a leading sign, or the previous separator
     pS = nd[S]
-    n_int = mend - n_frac - dot - pS - 1
     cs = ch[S]
-    lead = ((cs == 43) | (cs == 45)).view(np.uint8).astype(np.int64)
-    start = S - lead  # must be the previous separator
-    cp = ch[start]
-    bad = (cp != 44) & (cp != 10)
-    if lead.any():
-        bad |= (lead == 1) & (nd[start] != pS - 1)  # a sign only right after the separator
-    n_dig = n_int + n_frac
-    bad |= n_dig == 0
+    n_frac = mend - p_prev - 1  # digits right before the mantissa end ...
+    n_frac *= dot  # ... are the fraction if a dot precedes them
+    n_dig = mend - pS - 1 - dot  # every byte between S and the mantissa end is a digit or the dot
+    sign = (cs == 43) | (cs == 45)
+    # S must be the previous separator, or a sign right after it
+    before = np.where(sign, buf[pS - 1], cs)
+    bad = (before != 44) & (before != 10)
+    bad |= n_dig <= 0
     if bad.any():
         return None
+    n_int = n_dig - n_frac
     has_dot = dot
 
     span = n_dig + has_dot
@@ -749,7 +746,7 @@ def _lean_numbers(
             hard[idx[~ok]] = True
     values[zero & ~hard] = 0.0
     if hard.any():
-        starts = nd[start] + 1 - _PAD  # field start (after the previous separator)
+        starts = pS + 1 - sign - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
             values[i] = abs(float(chunk[starts[i] : p_end[i] - _PAD]))
     values = _set_sign(values, negative)
@@ -759,6 +756,7 @@ def _lean_numbers(
 
 
 _TOP = np.array([0] + [((1 << (8 * k)) - 1) << (64 - 8 * k) for k in range(1, 9)], dtype=np.uint64)
+_TOP_DIGITS = _TOP & np.uint64(0x0F0F0F0F0F0F0F0F)  # ASCII '0'..'9' & 0x0F == 0..9
 
 
 def _set_sign(values: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -774,10 +772,9 @@ def _squeezed_mantissas(
     """Mantissas of cells whose digits and dot fit in the 8 bytes ending at ``mend``.
 
     One word per cell: the digits left of the dot are shifted one byte up over the dot, bytes
-    that are not this cell's digits are masked to 0, then :func:`_swar8_xor` converts.
+    that are not this cell's digits are masked to 0, then :func:`_swar8_digits` converts.
     """
     x = words[mend - 8]
-    x ^= _ZERO_BYTES
     if int(has_dot.min()) == 1:
         above = _TOP[n_frac]  # the fraction digits
     else:
@@ -786,8 +783,8 @@ def _squeezed_mantissas(
     shifted &= ~above
     x &= above
     x |= shifted
-    x &= _TOP[n_dig]
-    return _swar8_xor(x, shifted)
+    x &= _TOP_DIGITS[n_dig]
+    return _swar8_digits(x)
 
 
 def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
@@ -820,11 +817,10 @@ def _run_values(
         return total, np.zeros(end.size, dtype=bool)
     wide = _wide_view(buf, n_words)
     x = wide[end - 8 * n_words].view("<u8").reshape(end.size, n_words)
-    x ^= _ZERO_BYTES
     x &= (
         _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
     )
-    x = _swar8_xor(x, np.empty_like(x))
+    x = _swar8_digits(x)
     total = x[:, 0].copy()
     for w in range(1, n_words):
         total *= np.uint64(100_000_000)
@@ -843,32 +839,33 @@ def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
 
 
 def _wide_masks(n_words: int) -> np.ndarray:
-    """Row L keeps the last L bytes of an 8*n_words-byte window (as opaque items)."""
+    """Row L keeps the digit values of the last L bytes of an 8*n_words-byte window."""
     width = 8 * n_words
     rows = np.zeros((width + 1, width), dtype=np.uint8)
     for length in range(width + 1):
-        rows[length, width - length :] = 0xFF
+        rows[length, width - length :] = 0x0F  # keeps the digit value of ASCII digits
     return rows.view(np.dtype((np.void, width))).ravel()
 
 
 _WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
 
 
-def _swar8_xor(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Eight digit values (0..9, already XOR-ed with '0') packed little-endian, first byte most
-    significant -> their value, in place; three multiply-and-mask steps instead of eight."""
-    for shift, mul, mask in _SWAR_STEPS:
-        np.right_shift(x, shift, out=scratch)
+def _swar8_digits(x: np.ndarray) -> np.ndarray:
+    """Eight digit values (0..9) packed little-endian in a uint64, first byte most significant
+    -> their value, in place: three multiply-shift-mask steps instead of eight (each multiply
+    adds every lane, scaled, to its neighbour: 10 * d0 + d1, then 100 * p0 + p1, ...)."""
+    for mul, shift, mask in _SWAR_STEPS:
         x *= mul
-        x += scratch
-        x &= mask
+        x >>= shift
+        if mask is not None:
+            x &= mask
     return x
 
 
 _SWAR_STEPS = [
-    (np.uint64(8), np.uint64(10), np.uint64(0x00FF00FF00FF00FF)),
-    (np.uint64(16), np.uint64(100), np.uint64(0x0000FFFF0000FFFF)),
-    (np.uint64(32), np.uint64(10000), np.uint64(0xFFFFFFFF)),
+    (np.uint64(10 * 2**8 + 1), np.uint64(8), np.uint64(0x00FF00FF00FF00FF)),
+    (np.uint64(100 * 2**16 + 1), np.uint64(16), np.uint64(0x0000FFFF0000FFFF)),
+    (np.uint64(10000 * 2**32 + 1), np.uint64(32), None),
 ]
 
 
