@@ -688,8 +688,12 @@ def _lean_numbers(
     n_frac *= dot  # ... are the fraction if a dot precedes them
     n_dig = mend - pS - 1 - dot  # every byte between S and the mantissa end is a digit or the dot
     sign = (cs == 43) | (cs == 45)
-    # S must be the previous separator, or a sign right after it
-    before = np.where(sign, buf[pS - 1], cs)
+    # S must be the previous separator, or a sign right after it (a bitwise select: np.where
+    # has no fast uint8 loop)
+    pick = np.negative(sign.view(np.uint8))  # 0xFF where there is a sign
+    before = buf[pS - 1]
+    before &= pick
+    before |= cs & ~pick
     bad = (before != 44) & (before != 10)
     bad |= n_dig <= 0
     if bad.any():
