@@ -661,7 +661,8 @@ def _lean_numbers(
             if is_e2 is not None:
                 n_exp_bytes += 2 * is_e2
                 # no digits between 'e' and its sign
-                bad |= is_e2 & (p1 - nd[np.maximum(Q - 2, 0)] != 1)
+                i2 = np.flatnonzero(is_e2)
+                bad[i2] |= p1[i2] - nd[Q[i2] - 2] != 1
             n_exp = np.where(has_e, p_end - p1 - 1, 0)
             bad |= has_e & (n_exp == 0)
             if bad.any():
@@ -702,8 +703,14 @@ def _lean_numbers(
     has_dot = dot
 
     span = n_dig + has_dot
-    if int(span.max()) <= 8:
+    longest = int(span.max())
+    if longest <= 8:
         mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
+    elif longest <= 24:  # full precision numbers: one wide gather per cell
+        if hard is None:
+            hard = np.zeros(m, dtype=bool)
+        mant, over = _wide_squeezed_mantissas(buf, mend, n_frac, n_dig, has_dot, (longest + 7) // 8)
+        hard |= over
     else:
         # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
         # free, so what must fit in 64 bits is the value, not the number of digits.
@@ -740,15 +747,17 @@ def _lean_numbers(
         ok, values = _dd_scale(mant, k)
         hard |= ~ok
     else:
-        kk = np.clip(k, -22, 22)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
+        values = np.zeros(m)  # zeros stay 0.0; hard cells are filled below
+        easy = np.flatnonzero(small & ~hard)
+        if easy.size:
+            ke, me = k[easy], mf[easy]
+            with np.errstate(over="ignore", invalid="ignore"):
+                values[easy] = np.where(ke >= 0, me * _P10[np.abs(ke)], me / _P10[np.abs(ke)])
         if rest.any():
             idx = np.flatnonzero(rest)
             ok, v = _dd_scale(mant[idx], k[idx])
             values[idx[ok]] = v[ok]
             hard[idx[~ok]] = True
-    values[zero & ~hard] = 0.0
     if hard.any():
         starts = pS + 1 - sign - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
@@ -789,6 +798,39 @@ def _squeezed_mantissas(
     x |= shifted
     x &= _TOP_DIGITS[n_dig]
     return _swar8_digits(x)
+
+
+def _wide_squeezed_mantissas(
+    buf: np.ndarray,
+    mend: np.ndarray,
+    n_frac: np.ndarray,
+    n_dig: np.ndarray,
+    has_dot: np.ndarray,
+    n_words: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mantissas of cells whose digits and dot fit in the 8 * n_words bytes ending at ``mend``,
+    and where the value needs more than 64 bits.
+
+    As :func:`_squeezed_mantissas`, on n_words words fetched by one wide gather: the bytes
+    below the dot move one byte up, carrying each word's top byte into the next word.
+    """
+    width = 8 * n_words
+    m = mend.size
+    x = _wide_view(buf, n_words)[mend - width].view("<u8").reshape(m, n_words)
+    keep = _WIDE_KEEP[n_words][n_frac + width - width * has_dot].view("<u8").reshape(m, n_words)
+    shifted = x << np.uint64(8)
+    shifted[:, 1:] |= x[:, :-1] >> np.uint64(56)
+    shifted &= ~keep
+    x &= keep
+    x |= shifted
+    x &= _WIDE_MASKS[n_words][n_dig].view("<u8").reshape(m, n_words)
+    x = _swar8_digits(x)
+    total = x[:, 0].copy()
+    for w in range(1, n_words):
+        total *= np.uint64(100_000_000)
+        total += x[:, w]
+    overflow = x[:, 0] >= 1845 if n_words == 3 else np.zeros(m, dtype=bool)  # 1845e16 > 2**64
+    return total, overflow
 
 
 def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
@@ -842,16 +884,17 @@ def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
     )
 
 
-def _wide_masks(n_words: int) -> np.ndarray:
-    """Row L keeps the digit values of the last L bytes of an 8*n_words-byte window."""
+def _wide_masks(n_words: int, byte: int) -> np.ndarray:
+    """Row L is ``byte`` in the last L bytes of an 8*n_words-byte window, 0 elsewhere."""
     width = 8 * n_words
     rows = np.zeros((width + 1, width), dtype=np.uint8)
     for length in range(width + 1):
-        rows[length, width - length :] = 0x0F  # keeps the digit value of ASCII digits
+        rows[length, width - length :] = byte
     return rows.view(np.dtype((np.void, width))).ravel()
 
 
-_WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
+_WIDE_MASKS = {n: _wide_masks(n, 0x0F) for n in (1, 2, 3)}  # ASCII digit -> its value
+_WIDE_KEEP = {n: _wide_masks(n, 0xFF) for n in (1, 2, 3)}
 
 
 def _swar8_digits(x: np.ndarray) -> np.ndarray:
