@@ -706,11 +706,6 @@ def _lean_numbers(
     longest = int(span.max())
     if longest <= 8:
         mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
-    elif longest <= 24:  # full precision numbers: one wide gather per cell
-        if hard is None:
-            hard = np.zeros(m, dtype=bool)
-        mant, over = _wide_squeezed_mantissas(buf, mend, n_frac, n_dig, has_dot, (longest + 7) // 8)
-        hard |= over
     else:
         # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
         # free, so what must fit in 64 bits is the value, not the number of digits.
@@ -800,39 +795,6 @@ def _squeezed_mantissas(
     return _swar8_digits(x)
 
 
-def _wide_squeezed_mantissas(
-    buf: np.ndarray,
-    mend: np.ndarray,
-    n_frac: np.ndarray,
-    n_dig: np.ndarray,
-    has_dot: np.ndarray,
-    n_words: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mantissas of cells whose digits and dot fit in the 8 * n_words bytes ending at ``mend``,
-    and where the value needs more than 64 bits.
-
-    As :func:`_squeezed_mantissas`, on n_words words fetched by one wide gather: the bytes
-    below the dot move one byte up, carrying each word's top byte into the next word.
-    """
-    width = 8 * n_words
-    m = mend.size
-    x = _wide_view(buf, n_words)[mend - width].view("<u8").reshape(m, n_words)
-    keep = _WIDE_KEEP[n_words][n_frac + width - width * has_dot].view("<u8").reshape(m, n_words)
-    shifted = x << np.uint64(8)
-    shifted[:, 1:] |= x[:, :-1] >> np.uint64(56)
-    shifted &= ~keep
-    x &= keep
-    x |= shifted
-    x &= _WIDE_MASKS[n_words][n_dig].view("<u8").reshape(m, n_words)
-    x = _swar8_digits(x)
-    total = x[:, 0].copy()
-    for w in range(1, n_words):
-        total *= np.uint64(100_000_000)
-        total += x[:, w]
-    overflow = x[:, 0] >= 1845 if n_words == 3 else np.zeros(m, dtype=bool)  # 1845e16 > 2**64
-    return total, overflow
-
-
 def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
     longest = int(lengths.max()) if lengths.size else 0
     if longest > 8 and hard.any():
@@ -894,7 +856,6 @@ def _wide_masks(n_words: int, byte: int) -> np.ndarray:
 
 
 _WIDE_MASKS = {n: _wide_masks(n, 0x0F) for n in (1, 2, 3)}  # ASCII digit -> its value
-_WIDE_KEEP = {n: _wide_masks(n, 0xFF) for n in (1, 2, 3)}
 
 
 def _swar8_digits(x: np.ndarray) -> np.ndarray:
