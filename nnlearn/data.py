@@ -661,8 +661,7 @@ def _lean_numbers(
             if is_e2 is not None:
                 n_exp_bytes += 2 * is_e2
                 # no digits between 'e' and its sign
-                i2 = np.flatnonzero(is_e2)
-                bad[i2] |= p1[i2] - nd[Q[i2] - 2] != 1
+                bad |= is_e2 & (p1 - nd[np.maximum(Q - 2, 0)] != 1)
             n_exp = np.where(has_e, p_end - p1 - 1, 0)
             bad |= has_e & (n_exp == 0)
             if bad.any():
@@ -703,8 +702,7 @@ def _lean_numbers(
     has_dot = dot
 
     span = n_dig + has_dot
-    longest = int(span.max())
-    if longest <= 8:
+    if int(span.max()) <= 8:
         mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
     else:
         # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
@@ -742,17 +740,15 @@ def _lean_numbers(
         ok, values = _dd_scale(mant, k)
         hard |= ~ok
     else:
-        values = np.zeros(m)  # zeros stay 0.0; hard cells are filled below
-        easy = np.flatnonzero(small & ~hard)
-        if easy.size:
-            ke, me = k[easy], mf[easy]
-            with np.errstate(over="ignore", invalid="ignore"):
-                values[easy] = np.where(ke >= 0, me * _P10[np.abs(ke)], me / _P10[np.abs(ke)])
+        kk = np.clip(k, -22, 22)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
         if rest.any():
             idx = np.flatnonzero(rest)
             ok, v = _dd_scale(mant[idx], k[idx])
             values[idx[ok]] = v[ok]
             hard[idx[~ok]] = True
+    values[zero & ~hard] = 0.0
     if hard.any():
         starts = pS + 1 - sign - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
@@ -846,16 +842,16 @@ def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
     )
 
 
-def _wide_masks(n_words: int, byte: int) -> np.ndarray:
-    """Row L is ``byte`` in the last L bytes of an 8*n_words-byte window, 0 elsewhere."""
+def _wide_masks(n_words: int) -> np.ndarray:
+    """Row L keeps the digit values of the last L bytes of an 8*n_words-byte window."""
     width = 8 * n_words
     rows = np.zeros((width + 1, width), dtype=np.uint8)
     for length in range(width + 1):
-        rows[length, width - length :] = byte
+        rows[length, width - length :] = 0x0F  # keeps the digit value of ASCII digits
     return rows.view(np.dtype((np.void, width))).ravel()
 
 
-_WIDE_MASKS = {n: _wide_masks(n, 0x0F) for n in (1, 2, 3)}  # ASCII digit -> its value
+_WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
 
 
 def _swar8_digits(x: np.ndarray) -> np.ndarray:
