@@ -12,7 +12,8 @@ Two readers share one contract and one number grammar.
 
 * The **fast path** reads the file in chunks of whole lines and converts every numeric cell of a
   chunk with vectorised numpy arithmetic (see :func:`_parse_block`). It only accepts chunks it
-  can prove are clean: no quote characters, no stray carriage returns, every line with the same
+  can prove are clean: quotes only around whole fields without commas or newlines inside them
+  (R's ``write.csv`` style), no stray carriage returns, every line with the same
   number of fields, every numeric cell matching the grammar below and finite. The moment it sees
   anything else it gives up and the file is read again by
 
@@ -503,8 +504,9 @@ def _parse_chunk(
 
 
 def _normalise_chunk(chunk: bytes) -> bytes:
-    """CRLF -> LF for a chunk of whole lines; refuse what only the slow path may judge."""
-    if b'"' in chunk or b"\x00" in chunk:
+    """CRLF -> LF and simple quotes removed, for a chunk of whole lines; refuse what only the
+    slow path may judge."""
+    if b"\x00" in chunk:
         raise _Unclean
     if not chunk.isascii():
         try:
@@ -515,7 +517,32 @@ def _normalise_chunk(chunk: bytes) -> bytes:
         if chunk.count(b"\r") != chunk.count(b"\r\n"):
             raise _Unclean  # a bare CR ends a record for the csv module; let it decide
         chunk = chunk.replace(b"\r\n", b"\n")
+    if b'"' in chunk:
+        chunk = _strip_simple_quotes(chunk)
     return chunk
+
+
+def _strip_simple_quotes(chunk: bytes) -> bytes:
+    """Remove quotes that only wrap whole fields, as R's write.csv puts around labels.
+
+    Allowed: each quote pair opens right after a separator (or a line start) and closes right
+    before one, with no comma, newline or quote inside -- then the csv module would read
+    exactly the text between the quotes, so deleting the quotes changes nothing. Anything
+    else (an escaped "" quote, a comma or newline inside quotes) is unclean.
+    """
+    buf = np.frombuffer(chunk, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == 34)
+    if quotes.size % 2:
+        raise _Unclean
+    opens, closes = quotes[0::2], quotes[1::2]
+    before = buf[np.maximum(opens - 1, 0)]
+    after = buf[closes + 1]  # a chunk ends with a newline, so a closing quote is never last
+    ok = ((before == 44) | (before == 10) | (opens == 0)) & ((after == 44) | (after == 10))
+    separators = np.flatnonzero((buf == 44) | (buf == 10))
+    ok &= np.searchsorted(separators, opens) == np.searchsorted(separators, closes)
+    if not ok.all():
+        raise _Unclean
+    return chunk.replace(b'"', b"")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1173,7 +1200,7 @@ def _bulk_numbers(cells: list[str]) -> np.ndarray | None:
     if not cells:
         return np.empty(0, dtype=np.float64)
     text = "\n".join(cells) + "\n"
-    if not text.isascii():
+    if not text.isascii() or '"' in text:  # quotes in a cell's value are never a number
         return None
     try:
         chunk = _normalise_chunk(text.encode("ascii"))

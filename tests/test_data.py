@@ -150,6 +150,25 @@ def test_quoted_fields_match_unquoted(tmp_path):
     assert_same_table(t1, t2)
 
 
+def test_r_style_quotes_take_the_fast_path(tmp_path):
+    rows = [f'{i},{i / 4},"{"ab"[i % 2]}"' for i in range(50)]
+    text = '"a","b","y"\n' + "\n".join(rows) + "\n"
+    p = write(tmp_path, text)
+    with open(p, "rb") as fh:
+        fast = data._read_fast(p, fh, data._Request("y", None, True, None))
+    assert fast is not None, "quotes around whole fields need no csv module"
+    assert_same_table(fast, read_slow(p, target="y"))
+    assert fast.y.tolist()[:3] == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize("cell", ['"a""b"', '"a,b"', '"a"b', 'a"b"', ' "ab"', '"a\nb"', '"ab" '])
+def test_other_quoting_goes_to_the_csv_module(tmp_path, cell):
+    p = write(tmp_path, f"a,y\n1,{cell}\n2,z\n")
+    with open(p, "rb") as fh:
+        assert data._read_fast(p, fh, data._Request("y", None, True, None)) is None
+    assert_same_table(read_csv(p, target="y"), read_slow(p, target="y"))
+
+
 def test_quoted_label_with_comma_and_newline(tmp_path):
     p = write(tmp_path, 'a,y\n1,"x, y"\n2,"two\nlines"\n3,z\n')
     t = read_csv(p, target="y")
