@@ -12,7 +12,8 @@ Two readers share one contract and one number grammar.
 
 * The **fast path** reads the file in chunks of whole lines and converts every numeric cell of a
   chunk with vectorised numpy arithmetic (see :func:`_parse_block`). It only accepts chunks it
-  can prove are clean: no quote characters, no stray carriage returns, every line with the same
+  can prove are clean: quotes only around whole fields without commas or newlines inside them
+  (R's ``write.csv`` style), no stray carriage returns, every line with the same
   number of fields, every numeric cell matching the grammar below and finite. The moment it sees
   anything else it gives up and the file is read again by
 
@@ -22,9 +23,20 @@ Two readers share one contract and one number grammar.
 
 Both produce bit-identical results on files both accept (the tests check this).
 
-A numeric cell is, after stripping spaces and tabs, ``[+-]?(digits[.digits] | .digits)
+A numeric cell is, after stripping spaces and tabs, ``[+-]?(digits[.[digits]] | .digits)
 ([eE][+-]?digits)?`` -- what ``float()`` accepts minus ``nan``/``inf`` spellings, underscores
 and non-ASCII digits. Values are rounded correctly (identical to ``float()``).
+
+Why it is shaped like this (speed and memory)
+---------------------------------------------
+The fast path never holds the file in memory: it counts lines first, allocates ``X`` once at
+its final size, and fills it chunk by chunk (512 KiB, so the temporaries stay in cache). Each
+chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
+or cells -- and, when the machine has an idle core, two chunks are parsed at once (numpy
+releases the GIL inside its loops). Peak memory is about the output plus a few chunks, well
+under pandas'. Short numbers (up to 8 digits, e.g. ``%.6f``) take the cheapest route; full
+precision numbers (17-19 digits, ``repr`` or ``%.18e``) need more arithmetic per cell and are
+about twice as slow to read. ``benchmarks/csv_speed.py`` measures all of this against pandas.
 """
 
 from __future__ import annotations
@@ -65,10 +77,10 @@ MAX_CLASSES_FOR_INTEGER_TARGET = 20
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_SPACE = " \t"  # what is stripped around a numeric cell (the fast path agrees)
-_CHUNK_BYTES = 1 << 20  # fast path chunk: 1 MiB keeps the temporary arrays in cache
+_CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache
 _SLOW_BLOCK_ROWS = 8192  # slow path converts numeric cells in blocks of this many rows
 _MAX_SHOWN = 40  # a quoted cell value is cut to this many characters in messages
-_THREADS = min(2, os.cpu_count() or 1)  # chunks parsed at once by the fast path
+_THREADS = min(2, os.cpu_count() or 1)  # at most this many chunks parsed at once
 
 # (rows, values (rows, k), target strings or None, kept line offsets or None, physical lines)
 _Parsed = tuple[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", int]
@@ -426,26 +438,40 @@ def _chunks(fh: io.BufferedReader) -> Iterator[bytes]:
 
 
 def _map_in_order(fn: Callable[[bytes], _Parsed], items: Iterator[bytes]) -> Iterator[_Parsed]:
-    """fn over items on _THREADS threads, results in order, at most _THREADS + 1 pending.
+    """fn over items on up to _THREADS threads, results in order, few pending at a time.
 
     numpy releases the GIL inside its loops, so two chunks really are parsed at once; the
     window bounds memory to a few chunks.
     """
-    if _THREADS <= 1:
+    threads = _threads_worth_using()
+    if threads <= 1:
         yield from map(fn, items)
         return
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: deque = deque()
         try:
             for item in items:
                 pending.append(pool.submit(fn, item))
-                if len(pending) > _THREADS:
+                if len(pending) > threads:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def _threads_worth_using() -> int:
+    """_THREADS, or 1 when the machine has no idle core: numpy's many short GIL-free calls make
+    two threads hand the GIL back and forth, which only pays when both can run at once."""
+    if _THREADS <= 1:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return _THREADS
+    idle = (os.cpu_count() or 1) - load
+    return _THREADS if idle >= 1.0 else 1
 
 
 def _parse_chunk(
@@ -483,8 +509,9 @@ def _parse_chunk(
 
 
 def _normalise_chunk(chunk: bytes) -> bytes:
-    """CRLF -> LF for a chunk of whole lines; refuse what only the slow path may judge."""
-    if b'"' in chunk or b"\x00" in chunk:
+    """CRLF -> LF and simple quotes removed, for a chunk of whole lines; refuse what only the
+    slow path may judge."""
+    if b"\x00" in chunk:
         raise _Unclean
     if not chunk.isascii():
         try:
@@ -495,7 +522,32 @@ def _normalise_chunk(chunk: bytes) -> bytes:
         if chunk.count(b"\r") != chunk.count(b"\r\n"):
             raise _Unclean  # a bare CR ends a record for the csv module; let it decide
         chunk = chunk.replace(b"\r\n", b"\n")
+    if b'"' in chunk:
+        chunk = _strip_simple_quotes(chunk)
     return chunk
+
+
+def _strip_simple_quotes(chunk: bytes) -> bytes:
+    """Remove quotes that only wrap whole fields, as R's write.csv puts around labels.
+
+    Allowed: each quote pair opens right after a separator (or a line start) and closes right
+    before one, with no comma, newline or quote inside -- then the csv module would read
+    exactly the text between the quotes, so deleting the quotes changes nothing. Anything
+    else (an escaped "" quote, a comma or newline inside quotes) is unclean.
+    """
+    buf = np.frombuffer(chunk, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == 34)
+    if quotes.size % 2:
+        raise _Unclean
+    opens, closes = quotes[0::2], quotes[1::2]
+    before = buf[np.maximum(opens - 1, 0)]
+    after = buf[closes + 1]  # a chunk ends with a newline, so a closing quote is never last
+    ok = ((before == 44) | (before == 10) | (opens == 0)) & ((after == 44) | (after == 10))
+    separators = np.flatnonzero((buf == 44) | (buf == 10))
+    ok &= np.searchsorted(separators, opens) == np.searchsorted(separators, closes)
+    if not ok.all():
+        raise _Unclean
+    return chunk.replace(b'"', b"")
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,27 +574,18 @@ def _dd_table() -> tuple[np.ndarray, np.ndarray]:
 
 _DD_HI, _DD_LO = _dd_table()
 _SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp/Dekker splitting constant
+_EXP_BITS = np.uint64(0x7FF0000000000000)
+_MANT_BITS = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """p + e == a * b exactly (Dekker's algorithm; numpy has no fused multiply-add)."""
-    p = a * b
-    ca = _SPLITTER * a
-    ah = ca - (ca - a)
-    al = a - ah
-    cb = _SPLITTER * b
-    bh = cb - (cb - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, e
+def _veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x == hi + lo with both halves of at most 26 significant bits, so their products are exact."""
+    c = _SPLITTER * x
+    hi = c - (c - x)
+    return hi, x - hi
 
 
-def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """s + e == a + b exactly (Knuth)."""
-    s = a + b
-    bb = s - a
-    e = (a - (s - bb)) + (b - bb)
-    return s, e
+_DD_HI_H, _DD_HI_L = _veltkamp_split(_DD_HI)
 
 
 def _swar8(words: np.ndarray) -> np.ndarray:
@@ -557,8 +600,7 @@ def _swar8(words: np.ndarray) -> np.ndarray:
 
 _PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the 0-th separator
 _P10U = np.array([10**i for i in range(20)], dtype=np.uint64)
-_ZERO_BYTES = np.uint64(0x3030303030303030)
-_ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+_P10_FLOAT = np.array([10.0**i for i in range(25)])
 
 
 def _parse_block(
@@ -573,14 +615,15 @@ def _parse_block(
     numeric cell matches the number grammar and is finite, and every string cell is non-empty.
 
     How: a number is ``sign * mantissa * 10**k``. Bytes that are not digits are few (the
-    separators, a dot, a sign, an exponent), so the block is cut at them into runs of digits;
-    the grammar is checked on the non-digit bytes around each field, and each run of digits is
-    read as one right-aligned 8-byte word and converted eight digits at a time
-    (:func:`_swar8`). ``mantissa * 10**k`` is then rounded correctly: exactly one IEEE
-    operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast path), else a double-double
-    product with an explicit test that the rounding is not ambiguous; the rare cells that fail
-    that test, or have more than 19 digits, go through ``float()``. Cells the lean reader does
-    not handle (spaces around numbers) make it hand the block to :func:`_parse_general`.
+    separators, a dot, a sign, an exponent), so one ``flatnonzero`` finds them all and the
+    grammar is checked on them alone (:func:`_lean_numbers`). The digits of a cell are then
+    fetched as right-aligned 8-byte words -- the dot squeezed out when the whole mantissa fits
+    in one word -- and converted eight at a time (:func:`_swar8_digits`). ``mantissa * 10**k`` is
+    rounded correctly: one IEEE operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast
+    path), else a double-double product with an explicit test that the rounding is not
+    ambiguous (:func:`_dd_scale`); the rare cells that fail that test, or whose mantissa needs
+    more than 64 bits, go through ``float()``. Blocks the lean reader does not handle (spaces
+    around numbers) go to :func:`_parse_general`, which is slower but as exact.
     """
     buf = np.frombuffer(_PREFIX + chunk, dtype=np.uint8)
     nd = np.flatnonzero((buf - np.uint8(48)) > 9)  # every byte that is not a digit
@@ -597,20 +640,14 @@ def _parse_block(
 
     strings = None
     if string_col is not None:
-        strings = _gather_strings(
-            buf, nd[prevs[:, string_col]] + 1, nd[ends[:, string_col]]
-        )
+        strings = _gather_strings(buf, nd[prevs[:, string_col]] + 1, nd[ends[:, string_col]])
     if numeric_cols.size == ncols:
         Q = sq[1:]
     elif numeric_cols[-1] - numeric_cols[0] == numeric_cols.size - 1:  # a range: no fancy copy
         Q = ends[:, numeric_cols[0] : numeric_cols[-1] + 1].ravel()
     else:
         Q = ends[:, numeric_cols].ravel()
-    runs = np.empty(nd.size, dtype=np.int64)  # digits right before each non-digit byte
-    runs[0] = 0
-    np.subtract(nd[1:], nd[:-1], out=runs[1:])
-    runs[1:] -= 1
-    values = _lean_numbers(buf, nd, ch, runs, Q, chunk)
+    values = _lean_numbers(buf, nd, ch, Q, chunk)
     if values is None:
         return _parse_general(chunk, ncols, numeric_cols, string_col)
     return rows, values.reshape(rows, numeric_cols.size), strings
@@ -620,7 +657,6 @@ def _lean_numbers(
     buf: np.ndarray,
     nd: np.ndarray,
     ch: np.ndarray,
-    runs: np.ndarray,
     Q: np.ndarray,
     chunk: bytes,
 ) -> np.ndarray | None:
@@ -633,11 +669,14 @@ def _lean_numbers(
     """
     words = np.ndarray(shape=(buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))
     m = Q.size
+    # Positions and kinds of the non-digit bytes walked over; a run of digits is the gap
+    # between two consecutive non-digit positions.
     p_end = nd[Q]
     c1 = ch[Q - 1]
+    p1 = nd[Q - 1]
     hard = None
     exp10 = None
-    M, mend, cd = Q, p_end, c1
+    M, mend, cd, p_prev = Q, p_end, c1, p1
     if b"e" in chunk or b"E" in chunk:
         bad = np.zeros(m, dtype=bool)
         is_e1 = (c1 | np.uint8(32)) == 101
@@ -653,46 +692,67 @@ def _lean_numbers(
             n_exp_bytes = is_e1.astype(np.int64)
             if is_e2 is not None:
                 n_exp_bytes += 2 * is_e2
-                bad |= is_e2 & (runs[Q - 1] != 0)  # digits between 'e' and its sign
-            n_exp = np.where(has_e, runs[Q], 0)
+                # no digits between 'e' and its sign
+                bad |= is_e2 & (p1 - nd[np.maximum(Q - 2, 0)] != 1)
+            n_exp = np.where(has_e, p_end - p1 - 1, 0)
             bad |= has_e & (n_exp == 0)
             if bad.any():
                 return None
             hard = n_exp > 8
-            exp10 = _run_values(words, p_end, np.minimum(n_exp, 8), 1).astype(np.int64)
+            with_e = np.flatnonzero(has_e)
+            if with_e.size * 4 < m:  # a few cells in scientific notation: decode only those
+                exp10 = np.zeros(m, dtype=np.int64)
+                exp10[with_e] = _run_values(buf, p_end[with_e], np.minimum(n_exp[with_e], 8), 1)[0]
+            else:
+                exp10 = _run_values(buf, p_end, np.minimum(n_exp, 8), 1)[0].astype(np.int64)
             if is_e2 is not None:
                 np.negative(exp10, out=exp10, where=is_e2 & (c1 == 45))
             M = Q - n_exp_bytes
             mend = p_end - n_exp - n_exp_bytes
             cd = ch[M - 1]
-    has_dot = cd == 46
-    n_frac = runs[M] * has_dot
-    J = M - has_dot  # the dot, or M itself
-    n_int = runs[J]
-    S = J - 1  # a leading sign, or the previous separator
+            p_prev = nd[M - 1]
+    # int64 flags, so that the arithmetic below never mixes dtypes (mixed ufuncs are slow)
+    dot = (cd == 46).view(np.uint8).astype(np.int64)
+    S = M - 1 - dot  # a leading sign, or the previous separator
+    pS = nd[S]
     cs = ch[S]
-    lead = (cs == 43) | (cs == 45)
-    start = S - lead  # must be the previous separator
-    cp = ch[start]
-    bad = (cp != 44) & (cp != 10)
-    if lead.any():
-        bad |= lead & (runs[S] != 0)
-    n_dig = n_int + n_frac
-    bad |= n_dig == 0
+    n_frac = mend - p_prev - 1  # digits right before the mantissa end ...
+    n_frac *= dot  # ... are the fraction if a dot precedes them
+    n_dig = mend - pS - 1 - dot  # every byte between S and the mantissa end is a digit or the dot
+    sign = (cs == 43) | (cs == 45)
+    # S must be the previous separator, or a sign right after it (a bitwise select: np.where
+    # has no fast uint8 loop)
+    pick = np.negative(sign.view(np.uint8))  # 0xFF where there is a sign
+    before = buf[pS - 1]
+    before &= pick
+    before |= cs & ~pick
+    bad = (before != 44) & (before != 10)
+    bad |= n_dig <= 0
     if bad.any():
         return None
+    n_int = n_dig - n_frac
+    has_dot = dot
 
     span = n_dig + has_dot
     if int(span.max()) <= 8:
         mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
     else:
+        # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
+        # free, so what must fit in 64 bits is the value, not the number of digits.
         if hard is None:
             hard = np.zeros(m, dtype=bool)
-        hard |= n_dig > 19
+        hard |= (n_int > 24) | (n_frac > 24)
         int_end = mend - n_frac - has_dot
-        mant = _run_values(words, int_end, n_int, _n_words(n_int, hard))
+        mant, over = _run_values(buf, int_end, n_int, _n_words(n_int, hard))
+        hard |= over
         if has_dot.any():
-            frac = _run_values(words, mend, n_frac, _n_words(n_frac, hard))
+            frac, over = _run_values(buf, mend, n_frac, _n_words(n_frac, hard))
+            hard |= over
+            # mant * 10**n_frac + frac must stay below 2**64 (with a safety margin in float)
+            nz = mant > 0
+            if nz.any():
+                scaled = mant.astype(np.float64) * _P10_FLOAT[np.minimum(n_frac, 24)]
+                hard |= nz & ((n_frac > 19) | (scaled >= 1.8e19))
             mant *= _P10U[np.minimum(n_frac, 19)]
             mant += frac
     negative = cs == 45
@@ -706,19 +766,23 @@ def _lean_numbers(
         hard = np.zeros(m, dtype=bool)
     k = -n_frac if exp10 is None else exp10 - n_frac
     small = (mant <= np.uint64(_TWO53)) & (np.abs(k) <= 22)
-    kk = np.clip(k, -22, 22)
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
     zero = mant == 0
     rest = ~(small | zero | hard)
-    if rest.any():
-        idx = np.flatnonzero(rest)
-        ok, v = _dd_scale(mant[idx], k[idx])
-        values[idx[ok]] = v[ok]
-        hard[idx[~ok]] = True
+    if rest.all():  # typical of 17-19 digit numbers: every cell takes the double-double path
+        ok, values = _dd_scale(mant, k)
+        hard |= ~ok
+    else:
+        kk = np.clip(k, -22, 22)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
+        if rest.any():
+            idx = np.flatnonzero(rest)
+            ok, v = _dd_scale(mant[idx], k[idx])
+            values[idx[ok]] = v[ok]
+            hard[idx[~ok]] = True
     values[zero & ~hard] = 0.0
     if hard.any():
-        starts = nd[start] + 1 - _PAD
+        starts = pS + 1 - sign - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
             values[i] = abs(float(chunk[starts[i] : p_end[i] - _PAD]))
     values = _set_sign(values, negative)
@@ -728,7 +792,7 @@ def _lean_numbers(
 
 
 _TOP = np.array([0] + [((1 << (8 * k)) - 1) << (64 - 8 * k) for k in range(1, 9)], dtype=np.uint64)
-_SIGN_BIT = np.uint64(1 << 63)
+_TOP_DIGITS = _TOP & np.uint64(0x0F0F0F0F0F0F0F0F)  # ASCII '0'..'9' & 0x0F == 0..9
 
 
 def _set_sign(values: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -744,17 +808,19 @@ def _squeezed_mantissas(
     """Mantissas of cells whose digits and dot fit in the 8 bytes ending at ``mend``.
 
     One word per cell: the digits left of the dot are shifted one byte up over the dot, bytes
-    that are not this cell's digits are masked to 0, then :func:`_swar8_xor` converts.
+    that are not this cell's digits are masked to 0, then :func:`_swar8_digits` converts.
     """
     x = words[mend - 8]
-    x ^= _ZERO_BYTES
-    above = _TOP[n_frac + 8 - 8 * has_dot]  # the fraction digits (all bytes without a dot)
+    if int(has_dot.min()) == 1:
+        above = _TOP[n_frac]  # the fraction digits
+    else:
+        above = _TOP[n_frac + 8 - 8 * has_dot]  # ... or all bytes, for cells without a dot
     shifted = x << np.uint64(8)
     shifted &= ~above
     x &= above
     x |= shifted
-    x &= _TOP[n_dig]
-    return _swar8_xor(x, shifted)
+    x &= _TOP_DIGITS[n_dig]
+    return _swar8_digits(x)
 
 
 def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
@@ -764,38 +830,78 @@ def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
     return max(1, min(3, (longest + 7) // 8))
 
 
-def _run_values(words: np.ndarray, end: np.ndarray, length: np.ndarray, n_words: int) -> np.ndarray:
-    """uint64 value of the ``length`` digits ending (exclusive) at byte ``end``, 8 per word."""
-    total = None
-    scratch = np.empty(end.size, dtype=np.uint64)
-    for w in range(n_words):
-        x = words[end - 8 * (w + 1)]
-        x ^= _ZERO_BYTES
-        x &= _TOP[np.clip(length - 8 * w, 0, 8)]
-        x = _swar8_xor(x, scratch)
-        if total is None:
-            total = x
-        else:
-            x *= np.uint64(10 ** (8 * w))
-            total += x
-    return total
+def _run_values(
+    buf: np.ndarray, end: np.ndarray, length: np.ndarray, n_words: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 value of the ``length`` digits ending (exclusive) at byte ``end``, and where that
+    value does not fit in 64 bits (possible only with three words).
+
+    Short runs (at most 3 digits everywhere, e.g. an integer part or an exponent) are read byte
+    by byte; longer ones as ``n_words`` 8-byte words fetched in ONE gather of 8 * n_words bytes
+    (a wide gather costs about the same as a narrow one), masked, and converted by SWAR.
+    """
+    longest = int(length.max()) if length.size else 0
+    if longest <= 3:
+        total = np.zeros(end.size, dtype=np.uint64)
+        for j in range(longest):
+            digit = buf[end - (j + 1)].astype(np.uint64)
+            digit -= np.uint64(48)
+            digit *= (length > j).view(np.uint8)
+            if j:
+                digit *= np.uint64(10**j)
+            total += digit
+        return total, np.zeros(end.size, dtype=bool)
+    wide = _wide_view(buf, n_words)
+    x = wide[end - 8 * n_words].view("<u8").reshape(end.size, n_words)
+    x &= (
+        _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
+    )
+    x = _swar8_digits(x)
+    total = x[:, 0].copy()
+    for w in range(1, n_words):
+        total *= np.uint64(100_000_000)
+        total += x[:, w]
+    overflow = x[:, 0] >= 1845 if n_words == 3 else np.zeros(end.size, dtype=bool)
+    return total, overflow
 
 
-def _swar8_xor(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Eight digit values (0..9, already XOR-ed with '0') packed little-endian, first byte most
-    significant -> their value, in place; three multiply-and-mask steps instead of eight."""
-    for shift, mul, mask in _SWAR_STEPS:
-        np.right_shift(x, shift, out=scratch)
+def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
+    """Every (overlapping) 8*n_words-byte window of ``buf`` as one opaque item: a gather of
+    these fetches n_words unaligned words at once."""
+    width = 8 * n_words
+    return np.ndarray(
+        shape=(buf.size - width + 1,), dtype=np.dtype((np.void, width)), buffer=buf, strides=(1,)
+    )
+
+
+def _wide_masks(n_words: int) -> np.ndarray:
+    """Row L keeps the digit values of the last L bytes of an 8*n_words-byte window."""
+    width = 8 * n_words
+    rows = np.zeros((width + 1, width), dtype=np.uint8)
+    for length in range(width + 1):
+        rows[length, width - length :] = 0x0F  # keeps the digit value of ASCII digits
+    return rows.view(np.dtype((np.void, width))).ravel()
+
+
+_WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
+
+
+def _swar8_digits(x: np.ndarray) -> np.ndarray:
+    """Eight digit values (0..9) packed little-endian in a uint64, first byte most significant
+    -> their value, in place: three multiply-shift-mask steps instead of eight (each multiply
+    adds every lane, scaled, to its neighbour: 10 * d0 + d1, then 100 * p0 + p1, ...)."""
+    for mul, shift, mask in _SWAR_STEPS:
         x *= mul
-        x += scratch
-        x &= mask
+        x >>= shift
+        if mask is not None:
+            x &= mask
     return x
 
 
 _SWAR_STEPS = [
-    (np.uint64(8), np.uint64(10), np.uint64(0x00FF00FF00FF00FF)),
-    (np.uint64(16), np.uint64(100), np.uint64(0x0000FFFF0000FFFF)),
-    (np.uint64(32), np.uint64(10000), np.uint64(0xFFFFFFFF)),
+    (np.uint64(10 * 2**8 + 1), np.uint64(8), np.uint64(0x00FF00FF00FF00FF)),
+    (np.uint64(100 * 2**16 + 1), np.uint64(16), np.uint64(0x0000FFFF0000FFFF)),
+    (np.uint64(10000 * 2**32 + 1), np.uint64(32), None),
 ]
 
 
@@ -1016,28 +1122,56 @@ def _dd_scale(mant: np.ndarray, exp10: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Correctly rounded mant * 10**exp10 where it can be proved, via double-double arithmetic.
 
     ``10**k`` is ``hi + lo`` from an exact table; ``mant`` (< 2**64) splits exactly into two
-    doubles. The product is formed to about 2**-102 relative error, so rounding it to one double
-    gives the correctly rounded result unless the exact value lies within that error of a
-    rounding midpoint. ``ok`` is False for those (and for exponents outside the table); the
-    caller then uses ``float()``.
+    doubles a + b. The product is formed to about 2**-102 relative error (Dekker's exact
+    product, since numpy has no fused multiply-add), so rounding it to one double gives the
+    correctly rounded result unless the exact value lies within that error of a rounding
+    midpoint. ``ok`` is False for those (and for exponents outside the table); the caller then
+    uses ``float()``. Written in place on six buffers: fresh temporaries cost page faults.
     """
     ok = (exp10 >= _DD_KMIN) & (exp10 <= _DD_KMAX)
-    kk = np.clip(exp10, _DD_KMIN, _DD_KMAX) - _DD_KMIN
-    ph, pl = _DD_HI[kk], _DD_LO[kk]
-    hi32 = (mant >> np.uint64(32)).astype(np.float64) * 4294967296.0
-    lo32 = (mant & np.uint64(0xFFFFFFFF)).astype(np.float64)
-    a, b = _two_sum(hi32, lo32)  # a + b == mant exactly
+    kk = np.clip(exp10, _DD_KMIN, _DD_KMAX)
+    kk -= _DD_KMIN
+    ph, pl, phh, phl = _DD_HI[kk], _DD_LO[kk], _DD_HI_H[kk], _DD_HI_L[kk]
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        p, pe = _two_prod(a, ph)
-        t = (a * pl + b * ph) + pe
-        r, d = _two_sum(p, t)
-        # Distance to the nearest rounding midpoint must exceed the error bound. Below a power
-        # of two the spacing halves, so be conservative there.
-        half_ulp = np.spacing(r) * 0.5
-        mant_frac, _ = np.frexp(r)
-        half_ulp = np.where(mant_frac == 0.5, half_ulp * 0.5, half_ulp)
-        err = np.abs(r) * 2.0**-95
-        ok &= (np.abs(d) + err < half_ulp) & np.isfinite(r) & (np.abs(d) <= half_ulp)
+        # mant == a + b exactly: a = fl(mant) from its two exact 32-bit halves, b the rest
+        a = (mant >> np.uint64(32)).astype(np.float64)
+        a *= 4294967296.0
+        b = (mant & np.uint64(0xFFFFFFFF)).astype(np.float64)
+        s = a + b
+        np.subtract(s, a, out=a)
+        np.subtract(b, a, out=b)  # b = lo - (s - a), exact because |a| >= |lo|
+        a = s
+        # p + e == a * ph exactly (ph is pre-split into phh + phl)
+        p = a * ph
+        c = a * _SPLITTER
+        t = c - a
+        np.subtract(c, t, out=c)  # c = high half of a
+        np.subtract(a, c, out=t)  # t = low half of a
+        e = c * phh
+        e -= p
+        e += np.multiply(c, phl, out=c)
+        np.multiply(t, phh, out=c)
+        e += c
+        e += np.multiply(t, phl, out=t)
+        # the small terms: a * pl + b * ph, then the sum's exact rounding error d
+        e += np.multiply(a, pl, out=t)
+        e += np.multiply(b, ph, out=t)
+        r = np.add(p, e, out=c)
+        np.subtract(r, p, out=t)
+        np.subtract(e, t, out=e)  # d = e - (r - p), exact because |p| >= |e|
+        d = e
+        # Distance to the nearest rounding midpoint must exceed the error bound. Half an ulp
+        # of a normal double is 2**(exponent - 53): its exponent bits, scaled. Just below a
+        # power of two (mantissa bits all zero) the spacing halves, so be conservative there.
+        bits = r.view(np.uint64)
+        half_ulp = np.bitwise_and(bits, _EXP_BITS, out=b.view(np.uint64)).view(np.float64)
+        half_ulp *= 2.0**-53
+        half_ulp[(bits & _MANT_BITS) == 0] *= 0.5
+        err = np.abs(r, out=t)
+        err *= 2.0**-95
+        err += np.abs(d, out=d)
+        ok &= err < half_ulp
+        ok &= np.isfinite(r)
     return ok, r
 
 
@@ -1071,7 +1205,7 @@ def _bulk_numbers(cells: list[str]) -> np.ndarray | None:
     if not cells:
         return np.empty(0, dtype=np.float64)
     text = "\n".join(cells) + "\n"
-    if not text.isascii():
+    if not text.isascii() or '"' in text:  # quotes in a cell's value are never a number
         return None
     try:
         chunk = _normalise_chunk(text.encode("ascii"))
@@ -1186,7 +1320,9 @@ class _SlowBlock:
         bad_weight = False
         if values is not None:
             values = values.reshape(-1, k)
-            bad_weight = lay.weight_slot is not None and bool((values[:, lay.weight_slot] < 0).any())
+            bad_weight = lay.weight_slot is not None and bool(
+                (values[:, lay.weight_slot] < 0).any()
+            )
         if values is None or bad_target or bad_weight:
             self._check_exactly()  # raises the first problem
             values = np.array([[float(c) for c in row] for row in self.cells], dtype=np.float64)
@@ -1660,9 +1796,7 @@ def split_indices(
     return np.flatnonzero(mask).astype(np.int64), val_idx.astype(np.int64)
 
 
-def minibatches(
-    n: int, batch_size: int, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
+def minibatches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
     """Yield index arrays covering 0..n-1 once: one epoch of mini-batches.
 
     One permutation per epoch (``rng.permutation(n)``) then consecutive slices of

@@ -32,8 +32,9 @@ def write(tmp_path, content, name="d.csv"):
 def read_slow(path, **kw):
     """The csv-module reader alone (what the fast path falls back to)."""
     kw.setdefault("target", None)
-    req = data._Request(kw["target"], kw.get("features"), kw.get("target_required", True),
-                        kw.get("weight_column"))
+    req = data._Request(
+        kw["target"], kw.get("features"), kw.get("target_required", True), kw.get("weight_column")
+    )
     return data._read_slow(path, req)
 
 
@@ -149,6 +150,25 @@ def test_quoted_fields_match_unquoted(tmp_path):
     assert_same_table(t1, t2)
 
 
+def test_r_style_quotes_take_the_fast_path(tmp_path):
+    rows = [f'{i},{i / 4},"{"ab"[i % 2]}"' for i in range(50)]
+    text = '"a","b","y"\n' + "\n".join(rows) + "\n"
+    p = write(tmp_path, text)
+    with open(p, "rb") as fh:
+        fast = data._read_fast(p, fh, data._Request("y", None, True, None))
+    assert fast is not None, "quotes around whole fields need no csv module"
+    assert_same_table(fast, read_slow(p, target="y"))
+    assert fast.y.tolist()[:3] == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize("cell", ['"a""b"', '"a,b"', '"a"b', 'a"b"', ' "ab"', '"a\nb"', '"ab" '])
+def test_other_quoting_goes_to_the_csv_module(tmp_path, cell):
+    p = write(tmp_path, f"a,y\n1,{cell}\n2,z\n")
+    with open(p, "rb") as fh:
+        assert data._read_fast(p, fh, data._Request("y", None, True, None)) is None
+    assert_same_table(read_csv(p, target="y"), read_slow(p, target="y"))
+
+
 def test_quoted_label_with_comma_and_newline(tmp_path):
     p = write(tmp_path, 'a,y\n1,"x, y"\n2,"two\nlines"\n3,z\n')
     t = read_csv(p, target="y")
@@ -179,11 +199,45 @@ def test_spaces_around_numbers_names_and_labels(tmp_path):
 
 
 NUMBERS = [
-    "0", "-0", "+7", "007", "1.", ".5", "-.5e-3", "1E5", "1e+5", "2.5e-300", "1.7976931348623157e308",
-    "4.9e-324", "2.2250738585072014e-308", "0.1", "0.30000000000000004", "123456789012345678901234",
-    "9007199254740993", "1e23", "8.98846567431158e307", "0.000000000000000000000000000001",
-    "3.141592653589793238462643383279", "1e-400", "-0.0e10", "12345678.12345678",
+    "0",
+    "-0",
+    "+7",
+    "007",
+    "1.",
+    ".5",
+    "-.5e-3",
+    "1E5",
+    "1e+5",
+    "2.5e-300",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    "2.2250738585072014e-308",
+    "0.1",
+    "0.30000000000000004",
+    "123456789012345678901234",
+    "9007199254740993",
+    "1e23",
+    "8.98846567431158e307",
+    "0.000000000000000000000000000001",
+    "3.141592653589793238462643383279",
+    "1e-400",
+    "-0.0e10",
+    "12345678.12345678",
 ]
+
+
+def test_rounding_midpoints_tie_to_even_like_float(tmp_path):
+    # Odd integers between 2**k and 2**(k+1), k >= 53, lie exactly halfway between two doubles:
+    # the reader's double-double product must notice and defer to float().
+    cells = []
+    for k in range(53, 64):
+        base = 2**k
+        half = 2 ** (k - 53)
+        cells += [str(base + half), str(base + 3 * half), str(base + half + 1), f"{base + half}e-3"]
+    text = "x\n" + "\n".join(cells) + "\n"
+    t = read_csv(write(tmp_path, text), target=None)
+    expected = np.array([float(c) for c in cells])
+    assert np.array_equal(t.X[:, 0].view(np.int64), expected.view(np.int64))
 
 
 def test_number_grammar_rounds_exactly_like_float(tmp_path):
@@ -214,14 +268,15 @@ def test_fast_and_slow_paths_agree(tmp_path):
 def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((3000, 3))
-    lines = ["a,b,c,y"] + [f"{a:.5f},{b!r},{c:.2e},{i % 4}" for i, (a, b, c) in
-                           enumerate(X.tolist())]
+    lines = ["a,b,c,y"] + [
+        f"{a:.5f},{b!r},{c:.2e},{i % 4}" for i, (a, b, c) in enumerate(X.tolist())
+    ]
     lines[1500] = ""  # a blank line inside some chunk
     p = write(tmp_path, "\n".join(lines) + "\n")
     whole = read_csv(p, target="y")
+    monkeypatch.setattr(data, "_CHUNK_BYTES", 1000)
     for threads in (1, 2):
-        monkeypatch.setattr(data, "_CHUNK_BYTES", 1000)
-        monkeypatch.setattr(data, "_THREADS", threads)
+        monkeypatch.setattr(data, "_threads_worth_using", lambda n=threads: n)
         assert_same_table(read_csv(p, target="y"), whole)
     assert whole.lines[1498:1500].tolist() == [1500, 1502]  # around the blank line 1501
     assert_same_table(whole, read_slow(p, target="y"))

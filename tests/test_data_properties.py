@@ -51,8 +51,9 @@ CELLS = st.one_of(
 @st.composite
 def messy_csv(draw):
     n_cols = draw(st.integers(1, 4))
-    header = draw(st.lists(st.sampled_from(["a", "b", "y", "w", "", " a"]), min_size=1,
-                           max_size=n_cols + 1))
+    header = draw(
+        st.lists(st.sampled_from(["a", "b", "y", "w", "", " a"]), min_size=1, max_size=n_cols + 1)
+    )
     rows = draw(st.lists(st.lists(CELLS, min_size=0, max_size=n_cols + 1), max_size=6))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     text = newline.join(",".join(r) for r in [header, *rows])
@@ -65,8 +66,12 @@ def messy_csv(draw):
 
 
 @SETTINGS
-@given(raw=messy_csv(), target=st.sampled_from(["y", None]), required=st.booleans(),
-       chunk=st.sampled_from([1 << 20, 7]))
+@given(
+    raw=messy_csv(),
+    target=st.sampled_from(["y", None]),
+    required=st.booleans(),
+    chunk=st.sampled_from([1 << 20, 7]),
+)
 def test_any_input_gives_a_table_or_a_data_error(tmp_path, raw, target, required, chunk):
     path = write(tmp_path, raw)
     with small_chunks(chunk):
@@ -120,10 +125,14 @@ def spelled(draw):
 def numeric_table(draw):
     n_cols = draw(st.integers(1, 5))
     n_rows = draw(st.integers(1, 12))
-    cells = draw(st.lists(st.lists(spelled(), min_size=n_cols, max_size=n_cols),
-                          min_size=n_rows, max_size=n_rows))
-    labels = draw(st.lists(st.sampled_from(["cat", "dog", "0", "1", "ému"]), min_size=n_rows,
-                           max_size=n_rows))
+    cells = draw(
+        st.lists(
+            st.lists(spelled(), min_size=n_cols, max_size=n_cols), min_size=n_rows, max_size=n_rows
+        )
+    )
+    labels = draw(
+        st.lists(st.sampled_from(["cat", "dog", "0", "1", "ému"]), min_size=n_rows, max_size=n_rows)
+    )
     pad = draw(st.sampled_from(["", " ", "\t", "  "]))
     quote = draw(st.booleans())
     newline = draw(st.sampled_from(["\n", "\r\n"]))
