@@ -37,7 +37,7 @@ def sklearn_r2(seed: int, solver: str, scale_target: bool) -> float:
 
     train = np.loadtxt(ROOT / "data" / "diabetes-train.csv", delimiter=",", skiprows=1)
     test = np.loadtxt(ROOT / "data" / "diabetes-test.csv", delimiter=",", skiprows=1)
-    kwargs = dict(hidden_layer_sizes=(16,), random_state=seed, max_iter=2000)
+    kwargs = {"hidden_layer_sizes": (16,), "random_state": seed, "max_iter": 2000}
     if solver == "sgd":
         kwargs.update(solver="sgd", learning_rate_init=0.01, momentum=0.9,
                       nesterovs_momentum=False, batch_size=32, early_stopping=True,
