@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from nnlearn import data
+from nnlearn import csvread
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -32,10 +32,10 @@ def write(tmp_path, content, name="d.csv"):
 def read_slow(path, **kw):
     """The csv-module reader alone (what the fast path falls back to)."""
     kw.setdefault("target", None)
-    req = data._Request(
+    req = csvread._Request(
         kw["target"], kw.get("features"), kw.get("target_required", True), kw.get("weight_column")
     )
-    return data._read_slow(path, req)
+    return csvread._read_slow(path, req)
 
 
 def assert_same_table(a, b):
@@ -155,7 +155,7 @@ def test_r_style_quotes_take_the_fast_path(tmp_path):
     text = '"a","b","y"\n' + "\n".join(rows) + "\n"
     p = write(tmp_path, text)
     with open(p, "rb") as fh:
-        fast = data._read_fast(p, fh, data._Request("y", None, True, None))
+        fast = csvread._read_fast(p, fh, csvread._Request("y", None, True, None))
     assert fast is not None, "quotes around whole fields need no csv module"
     assert_same_table(fast, read_slow(p, target="y"))
     assert fast.y.tolist()[:3] == ["a", "b", "a"]
@@ -165,7 +165,7 @@ def test_r_style_quotes_take_the_fast_path(tmp_path):
 def test_other_quoting_goes_to_the_csv_module(tmp_path, cell):
     p = write(tmp_path, f"a,y\n1,{cell}\n2,z\n")
     with open(p, "rb") as fh:
-        assert data._read_fast(p, fh, data._Request("y", None, True, None)) is None
+        assert csvread._read_fast(p, fh, csvread._Request("y", None, True, None)) is None
     assert_same_table(read_csv(p, target="y"), read_slow(p, target="y"))
 
 
@@ -258,7 +258,7 @@ def test_fast_and_slow_paths_agree(tmp_path):
     text = "a,b,c,d,y,w\n" + "\n".join(rows) + "\n"
     p = write(tmp_path, text)
     with open(p, "rb") as fh:
-        fast = data._read_fast(p, fh, data._Request("y", None, True, "w"))
+        fast = csvread._read_fast(p, fh, csvread._Request("y", None, True, "w"))
     assert fast is not None, "this clean file must take the fast path"
     slow = read_slow(p, target="y", weight_column="w")
     assert_same_table(fast, slow)
@@ -274,9 +274,9 @@ def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
     lines[1500] = ""  # a blank line inside some chunk
     p = write(tmp_path, "\n".join(lines) + "\n")
     whole = read_csv(p, target="y")
-    monkeypatch.setattr(data, "_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(csvread, "_CHUNK_BYTES", 1000)
     for threads in (1, 2):
-        monkeypatch.setattr(data, "_threads_worth_using", lambda n=threads: n)
+        monkeypatch.setattr(csvread, "_threads_worth_using", lambda n=threads: n)
         assert_same_table(read_csv(p, target="y"), whole)
     assert whole.lines[1498:1500].tolist() == [1500, 1502]  # around the blank line 1501
     assert_same_table(whole, read_slow(p, target="y"))
@@ -425,7 +425,7 @@ def test_first_problem_is_reported(tmp_path):
 
 
 def test_error_line_is_exact_deep_in_a_big_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(csvread, "_CHUNK_BYTES", 4096)
     rows = [f"{i},{i * 0.5},c{i % 2}" for i in range(20000)]
     rows[15321] = "7,1e999,c1"
     e = raises(tmp_path, "a,b,y\n" + "\n".join(rows) + "\n")

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnlearn import data
+from nnlearn import csvread
 from nnlearn.data import read_csv
 from nnlearn.errors import DataError
 
@@ -27,12 +27,12 @@ SETTINGS = settings(
 @contextlib.contextmanager
 def small_chunks(n_bytes):
     """Force the fast reader to cut the file into many chunks (and exercise the thread pool)."""
-    saved = data._CHUNK_BYTES
-    data._CHUNK_BYTES = n_bytes
+    saved = csvread._CHUNK_BYTES
+    csvread._CHUNK_BYTES = n_bytes
     try:
         yield
     finally:
-        data._CHUNK_BYTES = saved
+        csvread._CHUNK_BYTES = saved
 
 
 def write(tmp_path, raw: bytes):
@@ -158,6 +158,6 @@ def test_parsed_values_equal_float_of_each_cell(tmp_path, case, chunk):
     assert np.array_equal(t.X.view(np.int64), expected.view(np.int64)), (t.X, expected)
     assert t.y.tolist() == labels
     assert t.lines.tolist() == list(range(2, 2 + len(labels)))
-    slow = data._read_slow(path, data._Request("label", None, True, None))
+    slow = csvread._read_slow(path, csvread._Request("label", None, True, None))
     assert np.array_equal(slow.X.view(np.int64), t.X.view(np.int64))
     assert slow.y.tolist() == labels
