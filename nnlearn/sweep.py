@@ -1000,8 +1000,8 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str,
         rows.append({
             "variant": v.id, "label": v.label, "overrides": v.overrides,
             "values": dict(runs[0]["values"]), "runs": len(runs), "ok": len(ok),
-            "failed": {s: sum(r["status"] == s for r in runs) for s in FAILED_STATUSES
-                       if any(r["status"] == s for r in runs)},
+            "failed": {s: sum(r["status"] == s for r in runs)
+                       for s in dict.fromkeys(r["status"] for r in runs) if s != "ok"},
             "metric": metric, "n": len(values),
             "mean": statistics.fmean(values) if values else None,
             "std": statistics.stdev(values) if len(values) > 1 else None,

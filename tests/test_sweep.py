@@ -266,8 +266,11 @@ def test_a_failing_run_is_recorded_and_does_not_stop_the_others(tmp_path):
     assert rows[diverged["name"]]["status"] == "diverged"
     assert rows[missing["name"]]["reason"] == "DataError"
     assert rows[ok["name"]]["val_loss"] != ""
-    # the failed variants sort after the good one
+    # the failed variants sort after the good one, their failures counted by status
     assert result.summary[0]["variant"] == ok["variant"]
+    assert [(s["ok"], s["failed"], s["mean"]) for s in result.summary[1:]] == [
+        (0, {"diverged": 1}, None), (0, {"failed": 1}, None)]
+    assert "0/1 (1 diverged)" in sw.format_summary(result)
 
 
 DIABETES_LR = 0.01  # diabetes.yaml's learning rate, which the missing-file run keeps
