@@ -477,6 +477,94 @@ def explain(config, sample, batch, n_weights, overrides):
 # batch runs: sweep, compare  (issue 6)
 
 
+@cli.command("sweep", context_settings=CONTEXT)
+@click.argument("sweep_file", metavar="SWEEP.yaml", type=click.Path(dir_okay=False))
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the number of cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="BLAS threads per worker process.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Sweep folder (default: runs/sweeps/<name of SWEEP.yaml>).")
+@click.option("--retry-failed", is_flag=True, help="Run failed runs again (default: keep them).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Send the runs to this Dask scheduler (pip install 'nnlearn[dask]').")
+@click.option("--print-commands", is_flag=True,
+              help="Run nothing; print one 'nnlearn train' command per run (for Slurm, GNU "
+                   "parallel); then 'nnlearn sweep --out' the same folder collects the results.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_commands,
+              as_json, quiet):
+    """Train every variant of a SWEEP.yaml file, over its seeds, in parallel.
+
+    Writes one run folder per run and results.csv under the sweep folder, and prints a table
+    sorted by the sweep's metric (mean ± std over seeds). Running it again skips finished runs.
+    Exit code 0 when every run is ok, 5 when any run failed (see results.csv), 2 for a bad
+    sweep file (nothing runs).
+
+    \b
+    Example:
+        nnlearn sweep configs/sweeps/learning-rate.yaml --workers 2
+        nnlearn sweep configs/sweeps/batching.yaml --out runs/batching --json
+        nnlearn sweep my-sweep.yaml --scheduler tcp://10.0.0.5:8786
+        nnlearn sweep my-sweep.yaml --print-commands --out runs/big | parallel -j 8
+    """
+    if scheduler and workers:
+        raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
+                               "workers run them")
+    from nnlearn import sweep as sw
+
+    spec = sw.load_sweep(sweep_file)
+    out = out or sw.default_out(sweep_file)
+    if print_commands:
+        import shlex
+
+        for run in spec.runs:
+            click.echo(shlex.join(sw.train_command(spec, run, out)))
+        return 0
+    show = None if (quiet or as_json) else (
+        lambda rec, done, total: click.echo(sw.format_record(rec, done, total, spec.metric),
+                                            err=True))
+    with (sw.dask_executor(scheduler) if scheduler else _no_executor()) as executor:
+        result = sw.run_sweep(spec, out, executor=executor,
+                              workers=workers, blas_threads=threads,
+                              retry_failed=retry_failed, on_record=show)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        click.echo(sw.format_summary(result))
+    return sw.EXIT_RUNS_FAILED if result.failed else 0
+
+
+def _no_executor():
+    import contextlib
+
+    return contextlib.nullcontext(None)
+
+
+@cli.command("compare", context_settings=CONTEXT)
+@click.argument("runs_", metavar="RUN_A RUN_B [RUN...]", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def compare_cmd(runs_, as_json):
+    """Show the config keys and the metrics in which two or more run folders differ.
+
+    \b
+    Example:
+        nnlearn compare runs/iris runs/iris-2
+        nnlearn compare runs/sweeps/learning-rate/lr0.01-* --json
+    """
+    if len(runs_) < 2:
+        raise click.UsageError("give at least two run folders to compare")
+    from nnlearn.compare import compare_runs, format_comparison
+
+    comparison = compare_runs(runs_)
+    if as_json:
+        _print_json(comparison.to_dict())
+    else:
+        click.echo(format_comparison(comparison))
+
+
 # ------------------------------------------------------------------------------------------
 # pictures: plot  (issue 7)
 
