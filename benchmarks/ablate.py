@@ -1,0 +1,129 @@
+"""A/B timing of nnlearn versions: how much did one change to the training loop buy?
+
+    python benchmarks/ablate.py HEAD~1 HEAD              # two commits, large regime, float32
+    python benchmarks/ablate.py HEAD . --case small1     # HEAD against the working tree
+    python benchmarks/ablate.py main . --case all --rounds 9
+
+Each version (a git ref, exported with ``git archive`` into a temporary folder, or ``.`` for the
+files as they are now) gets one long-lived worker process that builds its network and data once.
+The coordinator then asks each worker in turn, rotating the order every round, to train one
+block of epochs and report its time: the versions are timed interleaved, under the same machine
+load, with numpy's import and the data set-up left out. Medians per epoch and the ratio of each
+version to the first are printed.
+
+Cases: ``large`` / ``large64`` (synthetic 60,000 x 784, 784-256-128-10, batch 128, float32 /
+float64), ``small16`` and ``small1`` (digits 64-32-10, batch 16 / 1, float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+CASES = {
+    # name: (data, dtype, hidden layers, batch, learning rate, epochs per block)
+    "large": ("synthetic", "float32", [256, 128], 128, 0.01, 1),
+    "large64": ("synthetic", "float64", [256, 128], 128, 0.01, 1),
+    "small16": ("digits", "float32", [32], 16, 0.05, 5),
+    "small1": ("digits", "float32", [32], 1, 0.01, 1),
+}
+
+
+def worker(src: str, case: str, n: int) -> None:
+    """Build one version's trainer, then time a block of epochs per line read from stdin."""
+    sys.path.insert(0, src)
+    import nnlearn
+
+    assert Path(nnlearn.__file__).resolve().is_relative_to(Path(src).resolve()), nnlearn.__file__
+    sys.path.insert(1, str(HERE))
+    import numpy as np
+    from compare import load_digits, nnlearn_runner, synthetic
+
+    data, dtype, layers, batch, lr, epochs = CASES[case]
+    if data == "synthetic":
+        x, y = synthetic(n, 784, 10, np.dtype(dtype))
+    else:
+        x, y = load_digits(np.dtype(dtype))
+    run = nnlearn_runner(x, y, layers, 10, batch=batch, lr=lr, epochs=epochs)
+    run()  # warm-up
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        started = time.perf_counter()
+        run()
+        print(json.dumps((time.perf_counter() - started) / epochs), flush=True)
+
+
+def export(ref: str, into: Path) -> str:
+    """``.`` is this working tree; anything else is a git ref exported to a temporary folder."""
+    if ref == ".":
+        return str(ROOT)
+    dest = into / ref.replace("/", "_").replace("~", "-").replace("^", "-")
+    dest.mkdir()
+    archive = subprocess.run(["git", "archive", ref, "nnlearn"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return str(dest)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("refs", nargs="+", help="git refs to compare, or . for the working tree")
+    p.add_argument("--case", default="large", choices=[*CASES, "all"])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--n", type=int, default=60_000, help="samples in the synthetic cases")
+    p.add_argument("--worker", nargs=2, metavar=("SRC", "CASE"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker[0], args.worker[1], args.n)
+        return
+    cases = list(CASES) if args.case == "all" else [args.case]
+    tmp = Path(tempfile.mkdtemp(prefix="nnlearn-ablate-"))
+    try:
+        srcs = {ref: export(ref, tmp) for ref in args.refs}
+        for case in cases:
+            run_case(case, srcs, args.rounds, args.n)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_case(case: str, srcs: dict[str, str], rounds: int, n: int) -> None:
+    procs = {}
+    for ref, src in srcs.items():
+        procs[ref] = subprocess.Popen(
+            [sys.executable, __file__, "--n", str(n), "--worker", src, case, "."],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        # one at a time, so that set-up does not overlap another worker's timing
+        line = procs[ref].stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"worker for {ref} failed to start ({line!r})")
+    times: dict[str, list[float]] = {ref: [] for ref in srcs}
+    refs = list(srcs)
+    for r in range(rounds):
+        shift = r % len(refs)
+        for ref in refs[shift:] + refs[:shift]:
+            procs[ref].stdin.write("go\n")
+            procs[ref].stdin.flush()
+            times[ref].append(json.loads(procs[ref].stdout.readline()))
+    for proc in procs.values():
+        proc.stdin.close()
+        proc.wait()
+    print(f"== {case}: {CASES[case]}, {rounds} rounds")
+    first = statistics.median(times[refs[0]])
+    for ref in refs:
+        med = statistics.median(times[ref])
+        print(f"  {ref:<24} {med * 1e3:9.2f} ms/epoch  (min {min(times[ref]) * 1e3:.2f})  "
+              f"x{med / first:.3f} of {refs[0]}")
+
+
+if __name__ == "__main__":
+    main()
