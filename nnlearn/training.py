@@ -25,13 +25,12 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
                clip_value: float | None = None) -> float:
     """One step of (mini-batch) gradient descent on the batch (x, y); returns the batch loss
     *before* the update."""
-    pred = network.forward(x)                                  # 1. forward: predictions
-    loss_value = loss.value(pred, y, weights)                  # 2. loss: how wrong they are
-    optimizer.zero_grad()                                      # 3. clear last step's gradients
-    network.backward(loss.gradient(pred, y, weights),          # 4. backprop: dL/dW for every W
-                     need_input_grad=False)
+    pred = network.forward(x)                                   # 1. forward: predictions
+    loss_value, grad = loss.value_and_gradient(pred, y, weights)  # 2. loss, and dL/d(pred)
+    optimizer.zero_grad()                                       # 3. clear last step's gradients
+    network.backward(grad, need_input_grad=False)               # 4. backprop: dL/dW for every W
     _clip(optimizer, clip_norm, clip_value)
-    optimizer.step()                                           # 5. update: W -= lr * dL/dW
+    optimizer.step()                                            # 5. update: W -= lr * dL/dW
     return loss_value
 
 
