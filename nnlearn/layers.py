@@ -121,7 +121,9 @@ class Dense(Layer):
         #   dL/dW[j, k] = sum_i x[i, j] dL/dy[i, k]   ->  x^T @ dL/dy
         #   dL/db[k]    = sum_i dL/dy[i, k]           ->  column sums of dL/dy
         #   dL/dx[i, j] = sum_k dL/dy[i, k] W[j, k]   ->  dL/dy @ W^T
-        self.W.grad += self._x.T @ grad_out
+        # (np.dot is the same product as @; numpy's matmul takes a slow path for a batch of one
+        # row, x^T @ dL/dy being then an outer product, and batch size 1 is plain SGD.)
+        self.W.grad += np.dot(self._x.T, grad_out)
         self.b.grad += grad_out.sum(axis=0)
         if not need_input_grad:  # the first layer's dL/dx is dL/d(data): nobody uses it in training
             return None
