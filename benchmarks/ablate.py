@@ -8,8 +8,9 @@ Each version (a git ref, exported with ``git archive`` into a temporary folder, 
 files as they are now) gets one long-lived worker process that builds its network and data once.
 The coordinator then asks each worker in turn, rotating the order every round, to train one
 block of epochs and report its time: the versions are timed interleaved, under the same machine
-load, with numpy's import and the data set-up left out. Medians per epoch and the ratio of each
-version to the first are printed.
+load, with numpy's import and the data set-up left out. Per epoch: the median and minimum wall
+time and the median CPU time of the process, each also as a ratio to the first version. On a
+machine shared with other work, ``--threads 1`` and the CPU time give the steadiest comparison.
 
 Cases: ``large`` / ``large64`` (synthetic 60,000 x 784, 784-256-128-10, batch 128, float32 /
 float64), ``small16`` and ``small1`` (digits 64-32-10, batch 16 / 1, float32).
@@ -39,10 +40,13 @@ CASES = {
 }
 
 
-def worker(src: str, case: str, n: int) -> None:
+def worker(src: str, case: str, n: int, threads: int | None) -> None:
     """Build one version's trainer, then time a block of epochs per line read from stdin."""
     sys.path.insert(0, src)
     import nnlearn
+    from nnlearn.threads import set_blas_threads
+
+    set_blas_threads(threads)  # before numpy loads BLAS
 
     assert Path(nnlearn.__file__).resolve().is_relative_to(Path(src).resolve()), nnlearn.__file__
     sys.path.insert(1, str(HERE))
@@ -58,9 +62,10 @@ def worker(src: str, case: str, n: int) -> None:
     run()  # warm-up
     print("ready", flush=True)
     for _ in sys.stdin:
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         run()
-        print(json.dumps((time.perf_counter() - started) / epochs), flush=True)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(json.dumps([wall / epochs, cpu / epochs]), flush=True)
 
 
 def export(ref: str, into: Path) -> str:
@@ -81,32 +86,35 @@ def main() -> None:
     p.add_argument("--case", default="large", choices=[*CASES, "all"])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--n", type=int, default=60_000, help="samples in the synthetic cases")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads; with 1, CPU time is a steadier measure on a busy machine")
     p.add_argument("--worker", nargs=2, metavar=("SRC", "CASE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.n)
+        worker(args.worker[0], args.worker[1], args.n, args.threads)
         return
     cases = list(CASES) if args.case == "all" else [args.case]
     tmp = Path(tempfile.mkdtemp(prefix="nnlearn-ablate-"))
     try:
         srcs = {ref: export(ref, tmp) for ref in args.refs}
         for case in cases:
-            run_case(case, srcs, args.rounds, args.n)
+            run_case(case, srcs, args.rounds, args.n, args.threads)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_case(case: str, srcs: dict[str, str], rounds: int, n: int) -> None:
+def run_case(case: str, srcs: dict[str, str], rounds: int, n: int, threads: int | None) -> None:
     procs = {}
     for ref, src in srcs.items():
         procs[ref] = subprocess.Popen(
-            [sys.executable, __file__, "--n", str(n), "--worker", src, case, "."],
+            [sys.executable, __file__, "--n", str(n), *(["--threads", str(threads)] if threads
+             else []), "--worker", src, case, "."],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         # one at a time, so that set-up does not overlap another worker's timing
         line = procs[ref].stdout.readline().strip()
         if line != "ready":
             raise SystemExit(f"worker for {ref} failed to start ({line!r})")
-    times: dict[str, list[float]] = {ref: [] for ref in srcs}
+    times: dict[str, list[list[float]]] = {ref: [] for ref in srcs}
     refs = list(srcs)
     for r in range(rounds):
         shift = r % len(refs)
@@ -117,12 +125,17 @@ def run_case(case: str, srcs: dict[str, str], rounds: int, n: int) -> None:
     for proc in procs.values():
         proc.stdin.close()
         proc.wait()
-    print(f"== {case}: {CASES[case]}, {rounds} rounds")
-    first = statistics.median(times[refs[0]])
+    print(f"== {case}: {CASES[case]}, {rounds} rounds, threads={threads or 'default'}")
+    print(f"  {'version':<24} {'wall median':>12} {'wall min':>9} {'CPU median':>11}   ratios")
+    first = None
     for ref in refs:
-        med = statistics.median(times[ref])
-        print(f"  {ref:<24} {med * 1e3:9.2f} ms/epoch  (min {min(times[ref]) * 1e3:.2f})  "
-              f"x{med / first:.3f} of {refs[0]}")
+        wall = [t[0] for t in times[ref]]
+        cpu = [t[1] for t in times[ref]]
+        stats = (statistics.median(wall), min(wall), statistics.median(cpu))
+        first = first or stats
+        print(f"  {ref:<24} {stats[0] * 1e3:9.2f} ms {stats[1] * 1e3:9.2f} {stats[2] * 1e3:8.2f} ms"
+              f"   x{stats[0] / first[0]:.3f} / x{stats[1] / first[1]:.3f} / "
+              f"x{stats[2] / first[2]:.3f}")
 
 
 if __name__ == "__main__":
