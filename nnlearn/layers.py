@@ -114,7 +114,9 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x  # backward needs the input: dL/dW = x^T dL/dy
-        return x @ self.W.value + self.b.value
+        y = x @ self.W.value
+        y += self.b.value  # in place: saves allocating a second (n, d_out) array
+        return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         # y[i, k] = sum_j x[i, j] W[j, k] + b[k], so by the chain rule, summed over the batch:
