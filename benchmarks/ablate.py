@@ -3,6 +3,7 @@
     python benchmarks/ablate.py HEAD~1 HEAD              # two commits, large regime, float32
     python benchmarks/ablate.py HEAD . --case small1     # HEAD against the working tree
     python benchmarks/ablate.py main . --case all --rounds 9
+    python benchmarks/ablate.py HEAD~3 HEAD --case small1 --callgrind 2   # count instructions
 
 Each version (a git ref, exported with ``git archive`` into a temporary folder, or ``.`` for the
 files as they are now) gets one long-lived worker process that builds its network and data once.
@@ -68,6 +69,21 @@ def worker(src: str, case: str, n: int, threads: int | None) -> None:
         print(json.dumps([wall / epochs, cpu / epochs]), flush=True)
 
 
+def count_instructions(src: str, case: str, n: int, epochs: int) -> float:
+    """Instructions per epoch, counted by valgrind's callgrind: (run with ``epochs`` timed blocks
+    - run with none) / epochs. Deterministic whatever else the machine does, but blind to cache
+    misses: a fair measure of per-step overhead (the small cases), not of memory-bound work."""
+    counts = []
+    for blocks in (0, epochs):
+        proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                               sys.executable, __file__, "--n", str(n), "--threads", "1",
+                               "--worker", src, case, "."], input="go\n" * blocks,
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+        counts.append(int(proc.stderr.rsplit("Collected :", 1)[1].split()[0]))
+    per_block_epochs = CASES[case][5]
+    return (counts[1] - counts[0]) / (epochs * per_block_epochs)
+
+
 def export(ref: str, into: Path) -> str:
     """``.`` is this working tree; anything else is a git ref exported to a temporary folder."""
     if ref == ".":
@@ -88,6 +104,9 @@ def main() -> None:
     p.add_argument("--n", type=int, default=60_000, help="samples in the synthetic cases")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads; with 1, CPU time is a steadier measure on a busy machine")
+    p.add_argument("--callgrind", type=int, metavar="BLOCKS", default=0,
+                   help="instead of timing, count instructions per epoch over BLOCKS blocks "
+                        "with valgrind (steady on a busy machine; ignores memory stalls)")
     p.add_argument("--worker", nargs=2, metavar=("SRC", "CASE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -98,7 +117,15 @@ def main() -> None:
     try:
         srcs = {ref: export(ref, tmp) for ref in args.refs}
         for case in cases:
-            run_case(case, srcs, args.rounds, args.n, args.threads)
+            if args.callgrind:
+                print(f"== {case}: {CASES[case]}, instructions per epoch (callgrind)")
+                first = None
+                for ref, src in srcs.items():
+                    count = count_instructions(src, case, args.n, args.callgrind)
+                    first = first or count
+                    print(f"  {ref:<24} {count / 1e6:10.1f} M   x{count / first:.3f}")
+            else:
+                run_case(case, srcs, args.rounds, args.n, args.threads)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
