@@ -4,6 +4,7 @@
     python benchmarks/ablate.py HEAD . --case small1     # HEAD against the working tree
     python benchmarks/ablate.py main . --case all --rounds 9
     python benchmarks/ablate.py HEAD~3 HEAD --case small1 --callgrind 2   # count instructions
+    python benchmarks/ablate.py . .+input-grad      # undo one shortcut at run time (PATCHES)
 
 Each version (a git ref, exported with ``git archive`` into a temporary folder, or ``.`` for the
 files as they are now) gets one long-lived worker process that builds its network and data once.
@@ -41,8 +42,42 @@ CASES = {
 }
 
 
+def _patch_input_grad() -> None:
+    """Undo one shortcut: backprop computes dL/dx of the data too, as if someone used it."""
+    from nnlearn.network import Sequential
+
+    backward = Sequential.backward
+    Sequential.backward = lambda self, g, need_input_grad=True: backward(self, g)
+
+
+def _patch_separate_loss() -> None:
+    """Undo one shortcut: loss value and gradient each compute their own softmax."""
+    import numpy as np
+
+    from nnlearn.losses import Loss, SoftmaxCrossEntropy, softmax
+
+    def value(self, pred, target, weights=None):
+        m = pred.max(axis=1, keepdims=True)
+        losses = m[:, 0] + np.log(np.exp(pred - m).sum(axis=1)) - pred[np.arange(len(pred)),
+                                                                         target]
+        return float(np.mean(losses))
+
+    def gradient(self, pred, target, weights=None):
+        grad = softmax(pred)
+        grad[np.arange(len(pred)), target] -= 1
+        grad *= 1 / len(pred)
+        return grad
+
+    SoftmaxCrossEntropy.value, SoftmaxCrossEntropy.gradient = value, gradient
+    SoftmaxCrossEntropy.value_and_gradient = Loss.value_and_gradient
+
+
+PATCHES = {"input-grad": _patch_input_grad, "separate-loss": _patch_separate_loss}
+
+
 def worker(src: str, case: str, n: int, threads: int | None) -> None:
     """Build one version's trainer, then time a block of epochs per line read from stdin."""
+    src, _, patch = src.partition("+")
     sys.path.insert(0, src)
     import nnlearn
     from nnlearn.threads import set_blas_threads
@@ -53,6 +88,9 @@ def worker(src: str, case: str, n: int, threads: int | None) -> None:
     sys.path.insert(1, str(HERE))
     import numpy as np
     from compare import load_digits, nnlearn_runner, synthetic
+
+    if patch:
+        PATCHES[patch]()
 
     data, dtype, layers, batch, lr, epochs = CASES[case]
     if data == "synthetic":
@@ -85,15 +123,21 @@ def count_instructions(src: str, case: str, n: int, epochs: int) -> float:
 
 
 def export(ref: str, into: Path) -> str:
-    """``.`` is this working tree; anything else is a git ref exported to a temporary folder."""
+    """``.`` is this working tree; anything else is a git ref exported to a temporary folder.
+    ``REF+PATCH`` is REF with one shortcut undone at run time (see PATCHES)."""
+    ref, plus, patch = ref.partition("+")
+    if plus and patch not in PATCHES:
+        raise SystemExit(f"unknown patch {patch!r}; choose from {', '.join(PATCHES)}")
     if ref == ".":
-        return str(ROOT)
-    dest = into / ref.replace("/", "_").replace("~", "-").replace("^", "-")
+        return str(ROOT) + plus + patch
+    dest = into / (ref.replace("/", "_").replace("~", "-").replace("^", "-") + "-" + patch)
+    if dest.exists():
+        return str(dest) + plus + patch
     dest.mkdir()
     archive = subprocess.run(["git", "archive", ref, "nnlearn"], cwd=ROOT, check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return str(dest)
+    return str(dest) + plus + patch
 
 
 def main() -> None:
