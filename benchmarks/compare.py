@@ -484,6 +484,7 @@ def main() -> None:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
+    info["loadavg_start"] = os.getloadavg()
     print("machine:", json.dumps(info))
     if "OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ:
         print("WARNING: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set and may slow numpy; rerun as\n"
@@ -508,6 +509,9 @@ def main() -> None:
                 print(f"  {r['regime']:<5} {r['case']:<8} nnlearn/{r['baseline']:<8} "
                       f"{r['ratio']:.2f} (target <= {r['target']})  {verdict}")
     out["ratios"] = results
+    out["machine"]["loadavg_end"] = os.getloadavg()
+    print(f"\nload average at start {info['loadavg_start'][0]:.2f}, at end "
+          f"{out['machine']['loadavg_end'][0]:.2f} (above ~0.5 another process shared the CPUs)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 
