@@ -128,7 +128,7 @@ class SoftmaxCrossEntropy(Loss):
         grad = e
         grad /= total                                     # softmax p
         grad[rows, target] -= 1                           # p - onehot
-        grad *= 1 / n
+        grad /= n                                         # the batch mean's 1/n
         w = _per_sample_weights(weights, pred.dtype)
         if w is not None:
             losses = losses * w[:, 0]

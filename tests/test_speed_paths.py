@@ -138,6 +138,11 @@ def test_fused_cross_entropy_matches_the_textbook_formulas():
     np.testing.assert_allclose(grad, (p - np.eye(5)[t]) / 7, rtol=1e-12, atol=1e-15)
 
 
+def test_fused_cross_entropy_of_an_empty_batch_is_nan_not_an_error():
+    value, grad = SoftmaxCrossEntropy().value_and_gradient(np.zeros((0, 3)), np.zeros(0, int))
+    assert np.isnan(value) and grad.shape == (0, 3)
+
+
 def test_fused_cross_entropy_does_not_modify_its_input():
     z = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]])
     before = z.copy()
