@@ -114,14 +114,18 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x  # backward needs the input: dL/dW = x^T dL/dy
-        return x @ self.W.value + self.b.value
+        y = x @ self.W.value
+        y += self.b.value  # in place: saves allocating a second (n, d_out) array
+        return y
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         # y[i, k] = sum_j x[i, j] W[j, k] + b[k], so by the chain rule, summed over the batch:
         #   dL/dW[j, k] = sum_i x[i, j] dL/dy[i, k]   ->  x^T @ dL/dy
         #   dL/db[k]    = sum_i dL/dy[i, k]           ->  column sums of dL/dy
         #   dL/dx[i, j] = sum_k dL/dy[i, k] W[j, k]   ->  dL/dy @ W^T
-        self.W.grad += self._x.T @ grad_out
+        # (np.dot is the same product as @; numpy's matmul takes a slow path for a batch of one
+        # row, x^T @ dL/dy being then an outer product, and batch size 1 is plain SGD.)
+        self.W.grad += np.dot(self._x.T, grad_out)
         self.b.grad += grad_out.sum(axis=0)
         if not need_input_grad:  # the first layer's dL/dx is dL/d(data): nobody uses it in training
             return None

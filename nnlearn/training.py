@@ -25,13 +25,12 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
                clip_value: float | None = None) -> float:
     """One step of (mini-batch) gradient descent on the batch (x, y); returns the batch loss
     *before* the update."""
-    pred = network.forward(x)                                  # 1. forward: predictions
-    loss_value = loss.value(pred, y, weights)                  # 2. loss: how wrong they are
-    optimizer.zero_grad()                                      # 3. clear last step's gradients
-    network.backward(loss.gradient(pred, y, weights),          # 4. backprop: dL/dW for every W
-                     need_input_grad=False)
+    pred = network.forward(x)                                   # 1. forward: predictions
+    loss_value, grad = loss.value_and_gradient(pred, y, weights)  # 2. loss, and dL/d(pred)
+    optimizer.zero_grad()                                       # 3. clear last step's gradients
+    network.backward(grad, need_input_grad=False)               # 4. backprop: dL/dW for every W
     _clip(optimizer, clip_norm, clip_value)
-    optimizer.step()                                           # 5. update: W -= lr * dL/dW
+    optimizer.step()                                            # 5. update: W -= lr * dL/dW
     return loss_value
 
 
@@ -170,25 +169,24 @@ class Trainer:
         the batch losses (each measured before its own update, as every trainer reports it)."""
         n = len(train)
         b = n if self.batch_size is None else min(self.batch_size, n)
-        if self.shuffle:
-            order = self.rng.permutation(n)  # one shuffle per epoch; the caller's arrays untouched
-            x, y = train.x[order], train.y[order]
-            w = None if train.w is None else train.w[order]
-        else:
-            x, y, w = train.x, train.y, train.w
+        # One shuffle index per epoch; each batch then gathers its own rows. That copies every
+        # row once, as permuting the whole arrays would, but a batch at a time: the rows are
+        # still in cache when the forward pass reads them, and the caller's arrays are untouched.
+        order = self.rng.permutation(n) if self.shuffle else None
         self.network.train()
         total = 0.0
         for start in range(0, n, b):
-            stop = start + b
-            batch_loss = train_step(self.network, self.loss, self.optimizer, x[start:stop],
-                                    y[start:stop], None if w is None else w[start:stop],
-                                    clip_norm=self.clip_norm, clip_value=self.clip_value)
+            rows = slice(start, start + b) if order is None else order[start:start + b]
+            w = None if train.w is None else train.w[rows]
+            batch_loss = train_step(self.network, self.loss, self.optimizer, train.x[rows],
+                                    train.y[rows], w, clip_norm=self.clip_norm,
+                                    clip_value=self.clip_value)
             if not math.isfinite(batch_loss):
                 raise DivergedError(
                     f"training diverged: the loss became {batch_loss} in epoch {self.epoch + 1}",
                     hint=f"lower training.learning_rate (now {self.optimizer.lr:g}), e.g. by 10x, "
                          "or set training.clip_grad_norm")
-            total += batch_loss * (min(stop, n) - start)
+            total += batch_loss * (min(start + b, n) - start)
         return total / n
 
     def evaluate(self, split: Split) -> dict[str, float]:
