@@ -34,7 +34,6 @@ of the wrong shape) raise ``ValueError``.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -42,6 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nnlearn.errors import ConfigError, ModelFileError
+from nnlearn.registry import lookup
 
 __all__ = [
     "OPTIMIZERS",
@@ -494,12 +494,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 
 
-def _hyper_names(cls: type[Optimizer]) -> tuple[str, ...]:
-    """The settings a config may give ``cls``: its constructor arguments after weight_decay."""
-    names = list(inspect.signature(cls.__init__).parameters)
-    return tuple(n for n in names if n not in ("self", "params", "lr", "weight_decay"))
-
-
 def make_optimizer(
     spec: Mapping[str, Any] | str, params: Sequence[Param], lr: float, weight_decay: float
 ) -> Optimizer:
@@ -509,30 +503,9 @@ def make_optimizer(
     ``ConfigError(key="training.optimizer")``; unknown or invalid hyper-parameters raise
     ``ConfigError(key="training.optimizer.<hyper-parameter>")``.
     """
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"must be a name or a mapping with 'name', got {spec!r}", key="training.optimizer"
-        )
-    name = spec.get("name")
-    if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
-        raise ConfigError(
-            f"unknown optimizer {name!r}",
-            key="training.optimizer",
-            hint=f"choose one of: {', '.join(OPTIMIZERS)}",
-        )
-    name = name.lower()
-    kwargs = {k: v for k, v in spec.items() if k != "name"}
-    allowed = _hyper_names(OPTIMIZERS[name])
-    for k in kwargs:
-        if k not in allowed:
-            raise ConfigError(
-                f"{name} has no setting {k!r}",
-                key=_opt_key(str(k)),
-                hint=f"{name} accepts: {', '.join(allowed) or 'no settings'}",
-            )
-    return OPTIMIZERS[name](params, lr=lr, weight_decay=weight_decay, **kwargs)
+    cls, kwargs = lookup(spec, OPTIMIZERS, key="training.optimizer", kind="optimizer",
+                         skip=("params", "lr", "weight_decay"))
+    return cls(params, lr=lr, weight_decay=weight_decay, **kwargs)
 
 
 def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:

@@ -16,12 +16,12 @@ Invalid settings raise :class:`~nnlearn.errors.ConfigError` keyed ``training.sch
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from nnlearn.errors import ConfigError, ModelFileError
+from nnlearn.registry import lookup, settings_of
 
 __all__ = [
     "SCHEDULES",
@@ -368,12 +368,6 @@ SCHEDULES: dict[str, type[Schedule]] = {
 }
 
 
-def _settings(cls: type[Schedule]) -> tuple[str, ...]:
-    """The settings a config may give ``cls``: its constructor arguments after base_lr."""
-    names = inspect.signature(cls.__init__).parameters
-    return tuple(n for n in names if n not in ("self", "base_lr"))
-
-
 def make_schedule(spec: Mapping[str, Any] | str, base_lr: float, total_epochs: int) -> Schedule:
     """Build a schedule from its config entry, e.g. ``{"name": "cosine", "warmup_epochs": 5}``.
 
@@ -382,29 +376,9 @@ def make_schedule(spec: Mapping[str, Any] | str, base_lr: float, total_epochs: i
     ``ConfigError(key="training.schedule")``; unknown settings raise
     ``ConfigError(key="training.schedule.<setting>")``.
     """
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"must be a name or a mapping with 'name', got {spec!r}", key="training.schedule"
-        )
-    name = spec.get("name")
-    if not isinstance(name, str) or name.lower() not in SCHEDULES:
-        raise ConfigError(
-            f"unknown schedule {name!r}",
-            key="training.schedule",
-            hint=f"choose one of: {', '.join(SCHEDULES)}",
-        )
-    cls = SCHEDULES[name.lower()]
-    allowed = _settings(cls)
-    kwargs = {k: v for k, v in spec.items() if k != "name"}
-    for k in kwargs:
-        if k not in allowed:
-            raise ConfigError(
-                f"{name} schedule has no setting {k!r}",
-                key=_key(str(k)),
-                hint=f"{name} accepts: {', '.join(allowed) or 'no settings'}",
-            )
+    cls, kwargs = lookup(spec, SCHEDULES, key="training.schedule", kind="schedule",
+                         skip=("base_lr",))
+    allowed = settings_of(cls, ("base_lr",))
     if "total_epochs" in allowed:
         kwargs.setdefault("total_epochs", total_epochs)
     return cls(base_lr, **kwargs)

@@ -1,0 +1,42 @@
+"""Look a class up by the name a config gives it, and check the settings it may take.
+
+Optimizers and schedules are written in a config as a name or a mapping with a ``name``
+(``{name: adam, beta1: 0.9}``). The settings a class accepts are its constructor's arguments, so
+the error hints can never drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from nnlearn.errors import ConfigError
+
+
+def settings_of(cls: type, skip: tuple[str, ...]) -> tuple[str, ...]:
+    """The constructor arguments of ``cls`` a config may set (all but ``self`` and ``skip``)."""
+    names = inspect.signature(cls.__init__).parameters
+    return tuple(n for n in names if n != "self" and n not in skip)
+
+
+def lookup(spec: Mapping[str, Any] | str, registry: Mapping[str, type], *, key: str,
+           kind: str, skip: tuple[str, ...]) -> tuple[type, dict[str, Any]]:
+    """``spec`` -> (class, settings). Unknown names raise ConfigError(key=key); unknown
+    settings raise ConfigError(key=f"{key}.<setting>"), each with a hint listing the choices."""
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"must be a name or a mapping with 'name', got {spec!r}", key=key)
+    name = spec.get("name")
+    if not isinstance(name, str) or name.lower() not in registry:
+        raise ConfigError(f"unknown {kind} {name!r}", key=key,
+                          hint=f"choose one of: {', '.join(registry)}")
+    cls = registry[name.lower()]
+    allowed = settings_of(cls, skip)
+    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    for k in kwargs:
+        if k not in allowed:
+            raise ConfigError(f"{name} {kind} has no setting {k!r}", key=f"{key}.{k}",
+                              hint=f"{name} accepts: {', '.join(allowed) or 'no settings'}")
+    return cls, kwargs
