@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.registry import lookup
+from nnlearn.registry import check_number, lookup
 
 __all__ = [
     "OPTIMIZERS",
@@ -68,29 +68,8 @@ class Param(Protocol):
     grad: np.ndarray
 
 
-def _check_real(
-    value: Any,
-    key: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """Return ``value`` as a Python float, or raise ConfigError(key=key) if out of range.
-
-    Returning a Python float (not ``np.float64``) matters: it keeps float32 arrays float32.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"must be a number, got {value!r}", key=key)
-    x = float(value)
-    if not math.isfinite(x):
-        raise ConfigError(f"must be finite, got {x!r}", key=key)
-    if low is not None and (x < low or (low_open and x == low)):
-        raise ConfigError(f"must be {'>' if low_open else '>='} {low}, got {x!r}", key=key)
-    if high is not None and (x > high or (high_open and x == high)):
-        raise ConfigError(f"must be {'<' if high_open else '<='} {high}, got {x!r}", key=key)
-    return x
+def _check_real(value: Any, key: str, **bounds: Any) -> float:
+    return check_number(value, key, **bounds)
 
 
 def _opt_key(name: str) -> str:

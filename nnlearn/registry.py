@@ -8,6 +8,7 @@ the error hints can never drift from the code.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,3 +41,24 @@ def lookup(spec: Mapping[str, Any] | str, registry: Mapping[str, type], *, key: 
             raise ConfigError(f"{name} {kind} has no setting {k!r}", key=f"{key}.{k}",
                               hint=f"{name} accepts: {', '.join(allowed) or 'no settings'}")
     return cls, kwargs
+
+
+def check_number(value: Any, key: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """A config setting as a Python float, or ConfigError(key=key) naming the range.
+
+    A Python float, not ``np.float64``: that keeps float32 arrays float32 when it multiplies
+    them. ``bool`` is refused although Python counts it as an int.
+    """
+    if not isinstance(value, (bool, int, float)) and hasattr(value, "item"):
+        value = value.item()  # numpy scalars
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"must be a number, got {value!r}", key=key)
+    x = float(value)
+    if not math.isfinite(x):
+        raise ConfigError(f"must be finite, got {x!r}", key=key)
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ConfigError(f"must be {'>' if low_open else '>='} {low}, got {x!r}", key=key)
+    if high is not None and (x > high or (high_open and x == high)):
+        raise ConfigError(f"must be {'<' if high_open else '<='} {high}, got {x!r}", key=key)
+    return x

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.registry import lookup, settings_of
+from nnlearn.registry import check_number, lookup, settings_of
 
 __all__ = [
     "SCHEDULES",
@@ -40,27 +40,9 @@ def _key(name: str) -> str:
     return f"training.schedule.{name}"
 
 
-def _real(
-    value: Any, name: str, *, low: float | None = None, high: float | None = None,
-    low_open: bool = False, high_open: bool = False, key: str | None = None,
-) -> float:
+def _real(value: Any, name: str, *, key: str | None = None, **bounds: Any) -> float:
     """``value`` as a Python float, or ConfigError(key="training.schedule.<name>")."""
-    key = key or _key(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:  # numpy scalars
-            value = value.item()
-        except AttributeError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"must be a number, got {value!r}", key=key)
-    x = float(value)
-    if not math.isfinite(x):
-        raise ConfigError(f"must be finite, got {x!r}", key=key)
-    if low is not None and (x < low or (low_open and x == low)):
-        raise ConfigError(f"must be {'>' if low_open else '>='} {low}, got {x!r}", key=key)
-    if high is not None and (x > high or (high_open and x == high)):
-        raise ConfigError(f"must be {'<' if high_open else '<='} {high}, got {x!r}", key=key)
-    return x
+    return check_number(value, key or _key(name), **bounds)
 
 
 def _int(value: Any, name: str, *, low: int) -> int:
