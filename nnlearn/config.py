@@ -904,6 +904,7 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
     result = dict(_top_mapping(raw, None))
     if isinstance(overrides, str):
         overrides = [overrides]
+    overridden: set[tuple[str, ...]] = set()
     for item in overrides:
         if not isinstance(item, str):
             raise ConfigError(f"expected a string key.path=value, got {_show(item)}",
@@ -915,7 +916,27 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
         key, text = item.split("=", 1)
         parts = _parse_key(key, origin)
         result = _set(result, parts, yaml_load(text, origin), origin)
-    return result
+        overridden.add(tuple(parts))
+    return _override_wins_batching(result, overridden)
+
+
+def _override_wins_batching(raw: dict, overridden: set[tuple[str, ...]]) -> dict:
+    """``batching`` and ``batch_size`` must agree. When an override sets one of them and not the
+    other, the file's other one gives way (``--set training.batching=stochastic`` over a file
+    with ``batch_size: 32`` means batch size 1), instead of being refused as a contradiction."""
+    batching, size = ("training", "batching"), ("training", "batch_size")
+    training = raw.get("training")
+    if not isinstance(training, Mapping) or (batching in overridden) == (size in overridden):
+        return raw
+    training = dict(training)
+    if batching in overridden:
+        keep = (training.get("batching") == "minibatch" and _is_int(training.get("batch_size"))
+                and training["batch_size"] > 1)
+        if not keep:
+            training.pop("batch_size", None)
+    else:
+        training.pop("batching", None)
+    return {**raw, "training": training}
 
 
 # --------------------------------------------------------------------------------------------

@@ -830,3 +830,27 @@ def test_every_yaml_example_in_docs_resolves() -> None:
     assert len(blocks) >= len(_schema_keys())
     for block in blocks:
         res(_merged(base(), yaml_load(block, "docs")))
+
+
+@pytest.mark.parametrize("file_training,override,batching,batch_size", [
+    ("batch_size: 32", "training.batching=stochastic", "stochastic", 1),
+    ("batch_size: 32", "training.batching=full", "full", "full"),
+    ("batch_size: 16", "training.batching=minibatch", "minibatch", 16),
+    ("batch_size: full", "training.batching=minibatch", "minibatch", 32),
+    ("batching: full", "training.batch_size=8", "minibatch", 8),
+    ("batching: stochastic", "training.batch_size=full", "full", "full"),
+])
+def test_an_override_of_batching_or_batch_size_wins_over_the_file(
+        tmp_path: Path, file_training: str, override: str, batching: str, batch_size) -> None:
+    path = write(tmp_path, MINIMAL + f"training:\n  {file_training}\n")
+    cfg = load_config(path, [override])
+    assert (cfg["training"]["batching"], cfg["training"]["batch_size"]) == (batching, batch_size)
+
+
+def test_overriding_both_batching_keys_still_must_agree(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError, match="training.batching"):
+        load_config(path, ["training.batching=stochastic", "training.batch_size=32"])
+    with pytest.raises(ConfigError, match="training.batching"):  # and the file alone, too
+        load_config(write(tmp_path, MINIMAL + "training: {batching: full, batch_size: 4}\n",
+                          name="b.yaml"))
