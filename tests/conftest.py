@@ -37,6 +37,21 @@ def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *patterns: 
     return lines[0]
 
 
+def leaf_commands(group=None, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every runnable command path of the CLI, e.g. ("train",), ("config", "show")."""
+    import click
+
+    from nnlearn.cli import cli
+
+    out = []
+    for name, command in sorted((group or cli).commands.items()):
+        if isinstance(command, click.Group):
+            out += leaf_commands(command, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import assert_clean_error, run_cli
+from conftest import assert_clean_error, leaf_commands, run_cli
 
 from nnlearn.cli import cli
 
@@ -31,15 +31,6 @@ CONFIG = ("seed: 5\ndata: {train: data.csv, test: data.csv, target: label, val_f
           "model: {hidden: [4]}\ntraining: {epochs: 3, batch_size: 4, checkpoint_every: 1}\n")
 
 
-def leaf_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every runnable command path, e.g. ("train",), ("config", "show")."""
-    out = []
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            out += leaf_commands(command, (*prefix, name))
-        else:
-            out.append((*prefix, name))
-    return out
 
 
 def command_at(path: tuple[str, ...]) -> click.Command:

@@ -12,19 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 import pytest
-from conftest import assert_clean_error, run_cli
+from conftest import assert_clean_error, leaf_commands, run_cli
 
 from nnlearn.cli import cli
-
-
-def leaf_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    out = []
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            out += leaf_commands(command, (*prefix, name))
-        else:
-            out.append((*prefix, name))
-    return out
 
 
 def groups(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
