@@ -8,7 +8,8 @@ Conventions, shared by every layer:
   each parameter's ``.grad`` and returns dL/d(input), shape ``(n, d_in)``. That is the chain rule,
   one layer at a time; ``Sequential.backward`` calls these in reverse order (backpropagation).
 - ``backward`` never changes a parameter's value: changing weights is the optimizer's job.
-- Gradients *accumulate* (``+=``) until ``zero_grad()`` clears them, as in PyTorch and micrograd.
+- Gradients *accumulate* (``+=``) until ``zero_grad()`` clears them, as in PyTorch and micrograd
+  (``Parameter.add_to_grad``; after ``zero_grad`` it writes instead of adding to zeros).
 - No Python loop over samples: every operation works on the whole batch at once.
 - No silent upcasting: a float32 input gives float32 outputs and gradients (NumPy 2 keeps
   ``float32_array * python_float`` in float32).
@@ -28,14 +29,54 @@ class Parameter:
     """A trainable array and its gradient: ``value`` and ``grad`` have the same shape and dtype.
 
     Both arrays are updated in place and never rebound, so an optimizer may hold on to them.
+
+    ``grad`` accumulates dL/d(value) until :meth:`zero_grad`. Clearing is lazy, as in PyTorch
+    (whose ``zero_grad`` sets gradients to None): ``zero_grad`` only records that the gradient is
+    now zero, and the first :meth:`add_to_grad` after it *writes* the new gradient straight into
+    ``grad`` instead of adding a freshly allocated product to a buffer of zeros. The numbers are
+    the same; a step no longer fills a 784 x 256 buffer with zeros, allocates another one for
+    ``x^T @ dL/dy`` and adds the two (``benchmarks/README.md``: that was a quarter of an epoch).
+    Reading ``grad`` after ``zero_grad`` gives zeros, as it should.
     """
 
-    __slots__ = ("grad", "name", "value")
+    __slots__ = ("_grad", "_grad_is_zero", "name", "value")
 
     def __init__(self, name: str, value: np.ndarray) -> None:
         self.name = name
         self.value = value
-        self.grad = np.zeros_like(value)
+        self._grad = np.zeros(value.shape, dtype=value.dtype)  # C order, as np.dot(out=) needs
+        self._grad_is_zero = False  # the buffer really holds zeros now
+
+    @property
+    def grad(self) -> np.ndarray:
+        if self._grad_is_zero:  # zero_grad() was lazy: make the zeros real before anyone reads
+            self._grad.fill(0)
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, new: np.ndarray) -> None:
+        # ``p.grad *= 0.5`` reads, scales in place and assigns back; any other assignment copies
+        # into the buffer, which is never rebound.
+        if new is not self._grad:
+            self._grad[...] = new
+        self._grad_is_zero = False
+
+    def zero_grad(self) -> None:
+        """Set the gradient to zero (lazily: nothing is written until it is next used)."""
+        self._grad_is_zero = True
+
+    def add_to_grad(self, op: Any, *args: Any, **kwargs: Any) -> None:
+        """``grad += op(*args, **kwargs)`` for a numpy function or method that takes ``out=``.
+
+        Right after :meth:`zero_grad` the result is written into ``grad`` (``op(..., out=grad)``):
+        no temporary array, no addition to zeros.
+        """
+        if self._grad_is_zero:
+            op(*args, out=self._grad, **kwargs)
+            self._grad_is_zero = False
+        else:
+            self._grad += op(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
@@ -125,8 +166,8 @@ class Dense(Layer):
         #   dL/dx[i, j] = sum_k dL/dy[i, k] W[j, k]   ->  dL/dy @ W^T
         # (np.dot is the same product as @; numpy's matmul takes a slow path for a batch of one
         # row, x^T @ dL/dy being then an outer product, and batch size 1 is plain SGD.)
-        self.W.grad += np.dot(self._x.T, grad_out)
-        self.b.grad += grad_out.sum(axis=0)
+        self.W.add_to_grad(np.dot, self._x.T, grad_out)  # dL/dW += x^T @ dL/dy
+        self.b.add_to_grad(grad_out.sum, axis=0)         # dL/db += column sums of dL/dy
         if not need_input_grad:  # the first layer's dL/dx is dL/d(data): nobody uses it in training
             return None
         return grad_out @ self.W.value.T

@@ -60,7 +60,7 @@ class Sequential:
 
     def zero_grad(self) -> None:
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of every parameter value, keyed by name (e.g. ``dense_1.W``)."""

@@ -12,6 +12,7 @@ Optimizers know nothing about layers. They see a flat list of parameter objects,
            optimizer must never rebind ``param.value``)
     grad   ndarray of the same shape, already the batch MEAN of dL/dW (losses divide by n,
            so the optimizer never sees the batch size)
+    zero_grad()  sets grad to zero (``nnlearn.layers.Parameter`` does it lazily)
 
 Conventions shared by every optimizer (PyTorch's, stated exactly in each class):
 
@@ -66,6 +67,8 @@ class Param(Protocol):
     name: str
     value: np.ndarray
     grad: np.ndarray
+
+    def zero_grad(self) -> None: ...
 
 
 def _check_real(value: Any, key: str, **bounds: Any) -> float:
@@ -136,9 +139,9 @@ class Optimizer:
 
     # -- the two verbs ------------------------------------------------------------------
     def zero_grad(self) -> None:
-        """Fill every ``param.grad`` with 0 in place (layers keep references to them)."""
+        """Set every ``param.grad`` to 0 (``param.zero_grad()``; the arrays are never rebound)."""
         for p in self.params:
-            p.grad.fill(0)
+            p.zero_grad()
 
     def step(self) -> None:
         """Apply one update to every parameter, in place, from its current ``grad``."""

@@ -157,6 +157,7 @@ class Trainer:
         self.metric_fn = metric_fn
         self.callbacks = list(callbacks)
         self.epoch = 0  # epochs completed
+        self._xbuf: np.ndarray | None = None  # reused batch buffer (see train_epoch)
         self.history: list[dict[str, float]] = []
         self.stop_reason: str | None = None
         self.restored_epoch: int | None = None
@@ -172,13 +173,23 @@ class Trainer:
         # One shuffle index per epoch; each batch then gathers its own rows. That copies every
         # row once, as permuting the whole arrays would, but a batch at a time: the rows are
         # still in cache when the forward pass reads them, and the caller's arrays are untouched.
+        # The rows are gathered into one buffer reused by every batch: a fresh (b, d) array per
+        # step would cost the allocator new pages every time (benchmarks/README.md).
         order = self.rng.permutation(n) if self.shuffle else None
+        xbuf = self._batch_buffer(b, train.x) if order is not None else None
         self.network.train()
         total = 0.0
         for start in range(0, n, b):
-            rows = slice(start, start + b) if order is None else order[start:start + b]
+            if order is None:
+                rows = slice(start, start + b)
+                x = train.x[rows]  # a view: nothing to copy
+            else:
+                rows = order[start:start + b]
+                # mode="clip" only because numpy buffers ``out`` in the default mode (slower);
+                # the rows come from a permutation of range(n), so none is ever clipped.
+                x = train.x.take(rows, axis=0, out=xbuf[:len(rows)], mode="clip")
             w = None if train.w is None else train.w[rows]
-            batch_loss = train_step(self.network, self.loss, self.optimizer, train.x[rows],
+            batch_loss = train_step(self.network, self.loss, self.optimizer, x,
                                     train.y[rows], w, clip_norm=self.clip_norm,
                                     clip_value=self.clip_value)
             if not math.isfinite(batch_loss):
@@ -188,6 +199,13 @@ class Trainer:
                          "or set training.clip_grad_norm")
             total += batch_loss * (min(start + b, n) - start)
         return total / n
+
+    def _batch_buffer(self, b: int, x: np.ndarray) -> np.ndarray:
+        """A (b, d) array for gathering batches of ``x`` into, kept from epoch to epoch."""
+        buf = self._xbuf
+        if buf is None or buf.shape != (b, *x.shape[1:]) or buf.dtype != x.dtype:
+            buf = self._xbuf = np.empty((b, *x.shape[1:]), dtype=x.dtype)
+        return buf
 
     def evaluate(self, split: Split) -> dict[str, float]:
         """Loss (and metrics from ``metric_fn``) on a split, in evaluation mode."""

@@ -230,3 +230,35 @@ def test_network_applies_layers_in_order_and_backward_in_reverse():
     net = Sequential([Spy(1), Spy(2), Spy(3)])
     net.backward(net.forward(np.ones((1, 1))))
     assert calls == [("f", 1), ("f", 2), ("f", 3), ("b", 3), ("b", 2), ("b", 1)]
+
+
+def test_after_zero_grad_backward_writes_the_fresh_gradient_not_a_sum():
+    # zero_grad is lazy (the first gradient after it is written, not added): the result must be
+    # exactly the gradient a brand-new network computes, with nothing of the previous step left.
+    rng = np.random.default_rng(1)
+    net = build_mlp(3, [{"units": 5, "activation": "tanh"}], 2, rng=rng)
+    twin = build_mlp(3, [{"units": 5, "activation": "tanh"}], 2, rng=np.random.default_rng(1))
+    ce = SoftmaxCrossEntropy()
+    x1, x2 = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    y = rng.integers(0, 2, size=6)
+    net.backward(ce.gradient(net.forward(x1), y))      # a stale gradient to be cleared
+    net.zero_grad()
+    net.backward(ce.gradient(net.forward(x2), y))
+    twin.backward(ce.gradient(twin.forward(x2), y))  # twin's buffers were really zero
+    for p, q in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=p.name)
+
+
+def test_zero_grad_then_read_gives_zeros_and_keeps_the_buffer():
+    rng = np.random.default_rng(2)
+    layer = Dense(3, 2, rng=rng)
+    buffer = layer.W.grad
+    layer.forward(rng.normal(size=(4, 3)))
+    layer.backward(rng.normal(size=(4, 2)))
+    assert np.any(layer.W.grad != 0)
+    layer.W.zero_grad()
+    assert layer.W.grad is buffer and np.all(layer.W.grad == 0)
+    layer.W.grad = np.full((3, 2), 7.0)  # assignment copies into the same buffer
+    assert layer.W.grad is buffer and np.all(buffer == 7.0)
+    layer.W.grad *= 0.5                  # in-place scaling, as gradient clipping does
+    assert layer.W.grad is buffer and np.all(buffer == 3.5)

@@ -31,12 +31,15 @@ LR = 0.05
 
 
 class P:
-    """A tiny stand-in for a layer parameter: just name, value and grad."""
+    """A tiny stand-in for a layer parameter: name, value, grad and zero_grad()."""
 
     def __init__(self, name: str, value: np.ndarray) -> None:
         self.name = name
         self.value = value
         self.grad = np.zeros_like(value)
+
+    def zero_grad(self) -> None:
+        self.grad.fill(0)
 
 
 def make_params(dtype=np.float64, seed: int = 0) -> list[P]:
