@@ -119,16 +119,19 @@ class SoftmaxCrossEntropy(Loss):
 
     def value_and_gradient(self, pred, target, weights=None):
         # One softmax serves both: training needs the loss and its gradient at every step.
-        n = len(pred)
-        rows = np.arange(n)
-        shifted = pred - pred.max(axis=1, keepdims=True)  # z - max_j z_j: exp cannot overflow
+        n, k = pred.shape
+        # z - max_j z_j, so that exp cannot overflow. (The row maxima are read down the columns
+        # of the transpose: numpy reduces a (n, 10) array one short row at a time, and this is
+        # the same maxima about 4x faster at batch 128.)
+        shifted = pred - np.ascontiguousarray(pred.T).max(axis=0)[:, None]
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        losses = np.log(total[:, 0]) - shifted[rows, target]  # l = log sum_j e^{z_j} - z_t
+        true = np.arange(0, n * k, k) + target            # flat index of each row's true class
+        losses = np.log(total[:, 0]) - shifted.take(true)  # l = log sum_j e^{z_j} - z_t
         grad = e
-        grad /= total                                     # softmax p
-        grad[rows, target] -= 1                           # p - onehot
-        grad /= n                                         # the batch mean's 1/n
+        grad /= total                                      # softmax p
+        grad.reshape(-1)[true] -= 1                        # p - onehot
+        grad /= n                                          # the batch mean's 1/n
         w = _per_sample_weights(weights, pred.dtype)
         if w is not None:
             losses = losses * w[:, 0]
