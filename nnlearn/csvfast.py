@@ -584,8 +584,6 @@ def _dd_table() -> tuple[np.ndarray, np.ndarray]:
 
 _DD_HI, _DD_LO = _dd_table()
 _SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp/Dekker splitting constant
-_EXP_BITS = np.uint64(0x7FF0000000000000)
-_MANT_BITS = np.uint64(0x000FFFFFFFFFFFFF)
 
 
 def _veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -608,6 +606,7 @@ def _dd_scale(mant: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rounding it to one double gives the correctly rounded result unless the exact value lies
     within that error of a rounding midpoint. ``ok`` is False for those (about one cell in
     2**40), and for exponents outside the table. Zero mantissas are ok (the value is 0).
+    (mant and the result are never negative: the caller sets the sign.)
     Most steps write in place: fresh temporaries cost page faults.
     """
     ok = None
@@ -637,19 +636,14 @@ def _dd_scale(mant: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r = np.add(p, e, out=ah)
         np.subtract(r, p, out=p)
         np.subtract(e, p, out=e)  # d = e - (r - p), exact because |p| >= |e|
-        d = e
-        # Distance to the nearest rounding midpoint must exceed the error bound. Half an ulp
-        # of a normal double is 2**(exponent - 53): its exponent bits, scaled. Just below a
-        # power of two (mantissa bits all zero) the spacing halves, so be conservative there.
-        bits = r.view(np.uint64)
-        half_ulp = np.bitwise_and(bits, _EXP_BITS, out=b.view(np.uint64)).view(np.float64)
-        half_ulp *= 2.0**-53
-        np.multiply(half_ulp, 0.5, out=half_ulp, where=(bits & _MANT_BITS) == 0)
-        err = np.abs(r, out=p)
-        err *= 2.0**-95
-        err += np.abs(d, out=d)
-        good = err < half_ulp
-        good |= mant == 0
+        # The exact value is r + d + (error <= r * 2**-95): within t = |d| + r * 2**-94 of r
+        # (twice the bound: a margin for rounding t itself). It rounds to r if r + t and
+        # r - t both round to r (both sides: at a power of two the spacing below r is half
+        # the spacing above).
+        t = np.abs(e, out=e)
+        t += np.multiply(r, 2.0**-94, out=p)
+        good = np.add(r, t, out=p) == r
+        good &= np.subtract(r, t, out=p) == r  # zero mantissas too: r == t == 0
     if ok is not None:
         good &= ok
     return good, r
