@@ -329,39 +329,51 @@ def _exponents(
     Me = q - ebytes
     if two.any() and (two & (nd.take(Me) != pp - 1)).any():
         return False  # digits between the 'e' and its sign
-    ev = _digit_run(buf, pe, np.minimum(n_exp, 8)).view(np.int64)
-    np.negative(ev, out=ev, where=two & ((c1 if every else c1.take(cells)) == 45))
-    over = n_exp > 8
+    ev = _exponent_digits(buf, pe, n_exp)
+    sign_byte = c1 if every else c1.take(cells)
+    if two.all():  # every exponent has a sign: '+' is 44 - 1, '-' is 44 + 1
+        ev *= 44 - sign_byte.astype(np.int64)
+    else:
+        ev *= np.where(two & (sign_byte == 45), -1, 1)
+    over = n_exp > 8  # more digits than one word holds: float() reads those cells
+    hard = over if over.any() else None
     if every:
-        return Me, ev, over
+        return Me, ev, hard
     M = Q.copy()
     M[cells] = Me
     exp10 = np.zeros(Q.size, dtype=np.int64)
     exp10[cells] = ev
-    hard = np.zeros(Q.size, dtype=bool)
-    hard[cells] = over
+    if hard is not None:
+        hard = np.zeros(Q.size, dtype=bool)
+        hard[cells] = over
     return M, exp10, hard
 
 
-def _digit_run(buf: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """uint64 value of the ``length`` (0..8) digits ending (exclusive) at byte ``end``.
+def _exponent_digits(buf: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """int64 value of the ``length`` (>= 1) digits ending (exclusive) at byte ``end``, for the
+    cells with ``length <= 8`` (the rest come out as garbage).
 
-    Runs of at most two digits (typical exponents) are read byte by byte; longer ones as one
-    8-byte word, masked and converted by SWAR.
+    Exponents of two digits everywhere (as '%e' writes them) take four cheap steps; up to two
+    are read byte by byte; longer ones as one 8-byte word, masked and converted by SWAR.
     """
-    if int(length.max()) <= 2:
-        total = buf.take(end - 1).astype(np.uint64)
-        total -= np.uint64(48)
-        total *= (length > 0).view(np.uint8)
-        tens = buf.take(end - 2).astype(np.uint64)
-        tens -= np.uint64(48)
-        tens *= (length > 1).view(np.uint8)
-        tens *= np.uint64(10)
-        total += tens
-        return total
+    shortest, longest = int(length.min()), int(length.max())
+    if shortest == longest == 2:
+        ev = buf.take(end - 2).astype(np.int64)
+        ev *= 10
+        ev += buf.take(end - 1).astype(np.int64)
+        ev -= 11 * 48
+        return ev
+    if longest <= 2:
+        ev = buf.take(end - 1).astype(np.int64)
+        ev -= 48
+        tens = buf.take(end - 2).astype(np.int64)
+        tens -= 48
+        tens *= 10 * (length > 1).view(np.uint8)
+        ev += tens
+        return ev
     x = _wide_view(buf, 1)[end - 8].view("<u8")
-    x &= _TOP_DIGITS.take(length)
-    return _swar8_digits(x)
+    x &= _TOP_DIGITS.take(np.minimum(length, 8))
+    return _swar8_digits(x).view(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -816,15 +828,19 @@ def _gather_strings(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray
         raise Unclean
     if int(s[-1]) + width > buf.size:  # windows must not run past the end
         buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
-    R = sliding_window_view(buf, width)[s]
-    R[np.arange(width) >= lengths[:, None]] = 0  # R is a copy; NUL pads like numpy strings
+    windows = np.ndarray(
+        shape=(buf.size - width + 1,), dtype=np.dtype((np.void, width)), buffer=buf, strides=(1,)
+    )
+    R = windows[s].view(np.uint8).reshape(-1, width)  # a copy, one gather of whole windows
+    if int(lengths.min()) < width:
+        R[np.arange(width) >= lengths[:, None]] = 0  # NUL pads, like numpy strings
     if (R >= 128).any():
-        out = np.char.decode(np.ascontiguousarray(R).view(f"S{width}").ravel(), "utf-8")
+        out = np.char.decode(R.view(f"S{width}").ravel(), "utf-8")
     else:
         # ASCII: widening each byte to a UCS4 code point *is* the str array, without decoding
         out = R.astype(np.uint32).view(f"U{width}").ravel()
-        if not (R[R != 0] <= 32).any():
-            return out  # no whitespace or control byte: nothing to strip
+        if not ((R - np.uint8(1)) < 32).any():
+            return out  # no whitespace or control byte (NUL padding wraps to 255): no strip
     out = np.char.strip(out)
     if (out == "").any():
         raise Unclean
