@@ -58,9 +58,9 @@ __all__ = ["Table", "read_csv"]
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_SPACE = " \t"  # what is stripped around a numeric cell (the fast path agrees)
 _CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache ...
-_THREADED_CHUNKS = 4  # ... but threads parse chunks 4x larger: fewer, longer numpy calls, so
-# they wait less for each other's GIL (measured: 2 threads 1.1-1.3x faster than 1 with
-# 512 KiB chunks, 1.5-1.8x with 2 MiB)
+_THREADED_CHUNKS = 2  # ... but threads parse chunks 2x larger: fewer, longer numpy calls, so
+# they wait less for each other's GIL (measured on 2 cores: 2 threads 1.1-1.3x faster than 1
+# with 512 KiB chunks, 1.5-1.8x with 1-2 MiB; 2 MiB spills the cache on short numbers)
 _MAX_THREADS = 4  # threads that parse chunks at once, at most (see _thread_budget)
 _MALLOC_WARMUP = 24 << 20  # bytes; see _keep_freed_memory
 _SLOW_BLOCK_ROWS = 8192  # slow path converts numeric cells in blocks of this many rows
@@ -128,7 +128,7 @@ def read_csv(
         threads: at most this many threads parse chunks at once (the result is the same for
             any number). None: ``$NNLEARN_THREADS``, else the thread count ``--threads`` gives
             BLAS (``$OMP_NUM_THREADS`` and kin, see :mod:`nnlearn.threads`), else the CPUs
-            this process may run on, at most 4. Fewer are used while the machine is busy.
+            this process may run on, at most 4.
 
     Raises:
         DataError: the file is missing, unreadable, not UTF-8, empty, malformed, or a selected
@@ -353,7 +353,7 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     n = 0
     next_line = 2
     try:
-        threads = min(_thread_budget(req.threads), _threads_worth_using())
+        threads = _thread_budget(req.threads)
         size = _CHUNK_BYTES if threads == 1 else _CHUNK_BYTES * _THREADED_CHUNKS
         parsed = _map_in_order(job, _chunks(fh, size), threads)
         for rows, values, strings, kept, n_physical in parsed:
@@ -449,38 +449,32 @@ def _map_in_order(
 
 
 def _thread_budget(threads: int | None) -> int:
-    """How many threads may parse chunks: ``threads``; else ``$NNLEARN_THREADS``; else the BLAS
+    """How many threads parse chunks: ``threads``; else ``$NNLEARN_THREADS``; else the BLAS
     thread variables, which ``nnlearn train --threads`` and sweep workers set (a process told
-    to use one thread for BLAS should not read with two); else the CPUs this process may run
-    on. At most _MAX_THREADS: beyond that the reader waits on the file and the GIL."""
+    to use one thread for BLAS should not read with two); else one per CPU. Never more than
+    the CPUs this process may use, nor _MAX_THREADS (beyond that the reader waits on the file
+    and on the GIL rather than computing)."""
     if threads is None:
         for var in ("NNLEARN_THREADS", *ENV_VARS):
             value = os.environ.get(var, "").strip()
             if value.isdigit() and int(value) > 0:
                 threads = int(value)
                 break
-    if threads is None:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            threads = os.cpu_count() or 1
-    return max(1, min(threads, _MAX_THREADS))
+    cpus = _threads_worth_using()
+    return max(1, min(threads or cpus, cpus, _MAX_THREADS))
 
 
 def _threads_worth_using() -> int:
-    """Threads worth starting on this machine now: the CPUs, less the ones other processes keep
-    busy (1-minute load average, which counts this process too), at least 1.
+    """The CPUs this process may run on (its affinity mask, where the OS has one): a thread
+    more than that would only take turns with the others.
 
-    numpy's many short GIL-free calls make threads hand the GIL back and forth, which only pays
-    when each can run on a core of its own: measured, 2 threads parse ~1.6x faster than 1 on
-    an idle 2-core machine but ~7% slower when another process keeps the second core busy.
+    A busy machine is no reason to use fewer: measured on 2 cores with another process keeping
+    one busy, 2 threads read as fast as 1 (within 5%), and on an idle machine 1.5-1.8x faster.
     """
-    cpus = os.cpu_count() or 1
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        return cpus
-    return max(1, min(cpus, 1 + int(cpus - load)))
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 _freed_memory_kept = False
