@@ -649,13 +649,12 @@ def _dd_scale(mant: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.subtract(r, p, out=p)
         np.subtract(e, p, out=e)  # d = e - (r - p), exact because |p| >= |e|
         # The exact value is r + d + (error <= r * 2**-95): within t = |d| + r * 2**-94 of r
-        # (twice the bound: a margin for rounding t itself). It rounds to r if r + t and
-        # r - t both round to r (both sides: at a power of two the spacing below r is half
-        # the spacing above).
+        # (twice the bound: a margin for rounding t itself). It rounds to r if r - t rounds
+        # to r: the spacing below r is never wider than above it (half as wide at a power of
+        # two), so the upper side then holds too. r >= 0 here; zero mantissas pass (r == 0).
         t = np.abs(e, out=e)
         t += np.multiply(r, 2.0**-94, out=p)
-        good = np.add(r, t, out=p) == r
-        good &= np.subtract(r, t, out=p) == r  # zero mantissas too: r == t == 0
+        good = np.subtract(r, t, out=p) == r
     if ok is not None:
         good &= ok
     return good, r
