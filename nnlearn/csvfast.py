@@ -11,23 +11,28 @@ and a trained model never depends on which of them read its data.
 
 How
 ---
-A number is ``sign * mantissa * 10**k``.
+A number is ``sign * mantissa * 10**k``. Each step below is a handful of whole-array
+operations, and each trick is there because a measurement said so (``benchmarks/README.md``):
 
 * Bytes that are not digits are few (the separators, a dot, a sign, an exponent), so one
   ``flatnonzero`` finds them all, and the line layout (``ncols`` fields on every line) and the
   number grammar are checked on them alone (:func:`_parse_block`, :func:`_lean_numbers`).
-* The digits of a cell are fetched as right-aligned 8-byte words and converted eight at a time
-  by SWAR arithmetic: three multiply-shift-mask steps per word instead of eight
-  (:func:`_swar8_digits`).
+  Exponents are decoded only for the cells that have one (:func:`_exponents`).
+* Gathers are the dearest operations, so they are ``ndarray.take`` (about twice as fast as
+  ``a[idx]``) and as few as possible: one gather fetches all 8-24 bytes of a mantissa.
+* The dot is squeezed out of those bytes by a one-byte shift and two masks from small tables,
+  and the digits are converted eight at a time by SWAR arithmetic: three multiply-shift-mask
+  steps per word instead of eight (:func:`_mantissas`).
 * ``mantissa * 10**k`` is rounded correctly: one IEEE operation when mantissa <= 2**53 and
   |k| <= 22 (Clinger's fast path), else a double-double product with ``10**k`` taken from an
-  exact table and an explicit test that the rounding is not ambiguous (:func:`_dd_scale`). The
-  rare cells that fail that test, or whose mantissa needs more than 64 bits, go through
-  ``float()``.
+  exact table and an explicit test that the rounding is not ambiguous (:func:`_dd_scale`).
+  Whichever route most cells of a block need runs on all of them, without gather or scatter
+  (:func:`_scale`). The rare cells the test refuses (about one in 2**40, and exact midpoints),
+  or whose mantissa needs more than 24 bytes or 64 bits, go through ``float()``.
 
-Short numbers (up to 8 digits, e.g. ``%.6f``) take the cheapest route; full precision numbers
-(17-19 digits, ``repr`` or ``%.18e``) need more arithmetic per cell and are about twice as slow.
-Blocks with spaces around numbers go to :func:`_parse_general`, slower but as exact.
+Short numbers (``%.6f``) take the cheapest route; full precision numbers (17-19 digits,
+``repr`` or ``%.18e``) need three words and the double-double product, about 1.5-2x the work
+per cell. Blocks with spaces around numbers go to :func:`_parse_general`, slower but as exact.
 
 What it accepts
 ---------------

@@ -29,9 +29,13 @@ Why it is shaped like this (speed and memory)
 The fast path never holds the file in memory: it counts lines first, allocates ``X`` once at
 its final size, and fills it chunk by chunk (512 KiB, so the temporaries stay in cache). Each
 chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
-or cells -- and, when the machine has an idle core, two chunks are parsed at once (numpy
-releases the GIL inside its loops). Peak memory is about the output plus a few chunks, well
-under pandas'. ``benchmarks/csv_speed.py`` measures all of this against pandas.
+or cells -- and several chunks are parsed at once on threads (numpy releases the GIL inside its
+loops; 1 MiB chunks then, so the threads wait less for each other), at most ``threads`` of them
+(:func:`_thread_budget`). Results are used in file order, so the table, and the first error
+reported, are the same for any number of threads. Freed temporaries are kept by the allocator
+rather than faulted in afresh for every chunk (:func:`_keep_freed_memory`). Peak memory is
+about the output plus a few chunks, well under pandas'. ``benchmarks/csv_speed.py`` measures
+all of this against pandas.
 """
 
 from __future__ import annotations
