@@ -26,8 +26,9 @@ and non-ASCII digits. Values are rounded correctly (identical to ``float()``).
 
 Why it is shaped like this (speed and memory)
 ---------------------------------------------
-The fast path never holds the file in memory: it counts lines first, allocates ``X`` once at
-its final size, and fills it chunk by chunk (512 KiB, so the temporaries stay in cache). Each
+The fast path never holds the file in memory: it allocates ``X`` once, for the rows the first
+chunk's line lengths predict and a margin (memory never written costs nothing), and fills it
+chunk by chunk (512 KiB, so the temporaries stay in cache). Each
 chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
 or cells -- and several chunks are parsed at once on threads (numpy releases the GIL inside its
 loops; 1 MiB chunks then, so the threads wait less for each other), at most ``threads`` of them
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 import re
@@ -315,7 +317,8 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     """Read a clean file chunk by chunk; None means "let the slow path read (and judge) it".
 
     Peak memory is the output arrays plus a few chunk-sized temporaries: the file is never held
-    in memory whole. A first pass counts newlines so ``X`` is allocated once at its final size.
+    in memory whole. ``X`` is allocated once, for a few more rows than the first chunk's line
+    lengths predict (:func:`_rows_estimate`), and trimmed at the end.
     """
     first = fh.readline()
     if first.startswith(b"\xef\xbb\xbf"):
@@ -332,17 +335,17 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     layout = _resolve_columns(header, req, path)
     ncols = len(header)
 
-    body_start = fh.tell()
-    n_max = 1  # a last line without a newline
-    block = np.empty(_CHUNK_BYTES, dtype=np.uint8)  # one buffer, refilled: no page faults
-    while n_read := fh.readinto(block):
-        n_max += int(np.count_nonzero(block[:n_read] == 10))
-    fh.seek(body_start)
+    body_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
     _keep_freed_memory()
-
-    X = np.empty((n_max, len(layout.feature_names)), dtype=np.float64)
-    lines = np.empty(n_max, dtype=np.int64)
-    weights = np.empty(n_max, dtype=np.float64) if layout.weight_slot is not None else None
+    threads = _thread_budget(req.threads)
+    chunks = _chunks(fh, _CHUNK_BYTES if threads == 1 else _CHUNK_BYTES * _THREADED_CHUNKS)
+    head = next(chunks, None)
+    if head is None:
+        return None  # header only: the slow path words the error
+    capacity = _rows_estimate(head, body_bytes)
+    X = np.empty((capacity, len(layout.feature_names)), dtype=np.float64)
+    lines = np.empty(capacity, dtype=np.int64)
+    weights = np.empty(capacity, dtype=np.float64) if layout.weight_slot is not None else None
     y_parts: list[np.ndarray] = []
     job = partial(
         parse_chunk,
@@ -357,10 +360,13 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     n = 0
     next_line = 2
     try:
-        threads = _thread_budget(req.threads)
-        size = _CHUNK_BYTES if threads == 1 else _CHUNK_BYTES * _THREADED_CHUNKS
-        parsed = _map_in_order(job, _chunks(fh, size), threads)
-        for rows, values, strings, kept, n_physical in parsed:
+        for rows, values, strings, kept, n_physical in _map_in_order(
+            job, itertools.chain([head], chunks), threads
+        ):
+            if n + rows > capacity:  # the lines got shorter than the first chunk's: grow
+                capacity = max(2 * capacity, n + rows)
+                X, lines = _grow(X, n, capacity), _grow(lines, n, capacity)
+                weights = _grow(weights, n, capacity) if weights is not None else None
             if rows:
                 if identity:
                     X[n : n + rows] = values
@@ -396,6 +402,22 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
         lines=lines,
         weights=weights,
     )
+
+
+def _rows_estimate(chunk: bytes, body_bytes: int) -> int:
+    """Rows to allocate for: the first chunk's lines per byte times the file's bytes, plus a
+    quarter. Memory never written costs nothing (the OS maps a page when it is first written),
+    so overestimating is free, and it spares reading the whole file once just to count lines;
+    if later lines are shorter, the arrays grow (:func:`_grow`)."""
+    newlines = int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
+    return int(max(body_bytes, len(chunk)) * newlines / len(chunk) * 1.25) + 1024
+
+
+def _grow(a: np.ndarray, n: int, capacity: int) -> np.ndarray:
+    """A copy of ``a[:n]`` with room for ``capacity`` rows."""
+    bigger = np.empty((capacity, *a.shape[1:]), dtype=a.dtype)
+    bigger[:n] = a[:n]
+    return bigger
 
 
 def _shrink(a: np.ndarray, n: int) -> np.ndarray:

@@ -223,3 +223,23 @@ def test_any_thread_count_any_chunking_same_table(tmp_path, many_cpus, seed, thr
     expected = np.array([[float(f"{a!r}"), float(f"{b:.4e}")] for a, b in X.tolist()])
     assert np.array_equal(t.X.view(np.int64), expected.view(np.int64))
     assert t.lines.tolist() == list(range(2, n + 2))
+
+
+def test_x_grows_when_later_lines_are_shorter(tmp_path, many_cpus, monkeypatch):
+    """X is sized from the first chunk's line lengths; a file whose lines get much shorter
+    further on must still come out whole, equal to what the csv module reads."""
+    long_rows = [f"{i},{i / 8},{i % 3},{'x' * 300}" for i in range(20)]
+    short_rows = [f"{i},{i % 7}.5,{i % 3},k" for i in range(20, 9000)]
+    p = tmp_path / "shrinking.csv"
+    p.write_text("a,b,w,y\n" + "\n".join(long_rows + short_rows) + "\n")
+    grown = []
+    real_grow = csvread._grow
+    monkeypatch.setattr(csvread, "_grow", lambda a, n, cap: grown.append(cap) or real_grow(a, n, cap))
+    for threads in (1, 2):
+        t = read_csv(p, target="y", weight_column="w", threads=threads)
+        slow = csvread._read_slow(str(p), csvread._Request("y", None, True, "w"))
+        assert np.array_equal(t.X.view(np.int64), slow.X.view(np.int64))
+        assert np.array_equal(t.weights, slow.weights)
+        assert t.lines.tolist() == slow.lines.tolist() == list(range(2, 9002))
+        assert t.y.tolist() == slow.y.tolist()
+    assert grown, "the first chunk's long lines must have led to too small an estimate"
