@@ -93,6 +93,24 @@ def run(which: str, path: str, threads: int | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (Linux /proc/stat), to tell how much a virtual machine's
+    host took away ("steal") while the benchmark ran."""
+    try:
+        with open("/proc/stat") as fh:
+            return [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def _steal(before: list[int] | None) -> str:
+    after = _cpu_times()
+    if before is None or after is None or len(after) < 8:
+        return "unknown"
+    delta = [b - a for a, b in zip(before, after)]
+    return f"{100 * delta[7] / max(1, sum(delta[:8])):.0f}%"
+
+
 def _load() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -119,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="read_csv(threads=...) (default: all CPUs)")
     args = ap.parse_args(argv)
     print(f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()} at the start")
+    cpu_start = _cpu_times()
 
     readers = ["nnlearn"]
     if have_pandas():
@@ -160,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for w, rs in results.items()
     }
-    print(f"\nload average {_load()} at the end")
+    print(f"\nload average {_load()} at the end; CPU time stolen by the host: {_steal(cpu_start)}")
     print(f"python + numpy alone: peak {baseline:.0f} MiB")
     print(f"{'reader':10s} {'median s':>9s} {'peak MiB':>9s}")
     for w, (sec, mb) in med.items():
