@@ -244,9 +244,10 @@ def _lean_numbers(
     ``a[idx]``, and gathers are the dearest operations of the parser.
     """
     p_end = nd.take(Q)  # where each field ends
-    c1 = ch.take(Q - 1)  # the last non-digit byte before that ...
-    p1 = nd.take(Q - 1)  # ... and where it is
-    M, mend, cd, p_prev = Q, p_end, c1, p1  # the byte ending the mantissa: separator or 'e'
+    M1 = Q - 1
+    c1 = ch.take(M1)  # the last non-digit byte before that ...
+    p1 = nd.take(M1)  # ... and where it is
+    mend, cd, p_prev = p_end, c1, p1  # the byte ending the mantissa: separator or 'e'
     exp10 = None
     hard = None
     if b"e" in chunk or b"E" in chunk:
@@ -254,14 +255,13 @@ def _lean_numbers(
         if exponents is False:
             return None
         if exponents is not None:
-            M, exp10, hard = exponents
-            mend = nd.take(M)
-            cd = ch.take(M - 1)
-            p_prev = nd.take(M - 1)
+            M, mend, exp10, hard = exponents
+            M1 = M - 1
+            cd = ch.take(M1)
+            p_prev = nd.take(M1)
     # int64 flags, so that the arithmetic below never mixes dtypes (mixed ufuncs are slow)
     dot = (cd == 46).view(np.uint8).astype(np.int64)
-    S = M - 1
-    S -= dot  # a leading sign, or the previous separator
+    S = M1 - dot  # a leading sign, or the previous separator
     pS = nd.take(S)
     cs = ch.take(S)
     n_frac = mend - p_prev
@@ -304,23 +304,23 @@ def _exponents(
     p_end: np.ndarray,
     c1: np.ndarray,
     p1: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None | bool:
-    """Exponents of the fields ending at ``nd[Q]``: ``(M, exp10, hard)``, None when no field
-    has one, False when one is malformed ("1e", "1e+", "1e5e"...).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None | bool:
+    """Exponents of the fields ending at ``nd[Q]``: ``(M, mend, exp10, hard)``, None when no
+    field has one, False when one is malformed ("1e", "1e+", "1e5e"...).
 
-    ``M`` indexes (into ``nd``) the byte ending each mantissa: the 'e' where there is one, else
-    the separator. ``hard`` marks exponents of more than 8 digits (left to ``float()``). Only
-    the cells with an exponent are decoded, so a few "1e-05" among plain decimals (as ``repr``
-    writes small numbers) cost little.
+    ``M`` indexes (into ``nd``) the byte ending each mantissa, ``mend`` is its position: the
+    'e' where there is one, else the separator. ``hard`` (or None) marks exponents of more than
+    8 digits (left to ``float()``). Only the cells with an exponent are decoded, so a few
+    "1e-05" among plain decimals (as ``repr`` writes small numbers) cost little.
     """
     is_e2 = (c1 == 43) | (c1 == 45)  # "1e-5": a sign ...
-    if is_e2.any():
-        is_e2 &= (ch.take(np.maximum(Q - 2, 0)) | np.uint8(32)) == 101  # ... right after an 'e'
+    if is_e2.any():  # (Q - 2 >= -1: take wraps -1 to a harmless last element)
+        is_e2 &= (ch.take(Q - 2) | np.uint8(32)) == 101  # ... right after an 'e'
     has_e = is_e2 | ((c1 | np.uint8(32)) == 101)  # or "1e5"
-    cells = np.flatnonzero(has_e)
-    if cells.size == 0:
+    every = bool(has_e.all())
+    cells = None if every else np.flatnonzero(has_e)
+    if cells is not None and cells.size == 0:
         return None
-    every = cells.size == Q.size
     q = Q if every else Q.take(cells)
     two = is_e2 if every else is_e2.take(cells)
     pe = p_end if every else p_end.take(cells)
@@ -332,7 +332,8 @@ def _exponents(
     ebytes = two.view(np.uint8).astype(np.int64)
     ebytes += 1
     Me = q - ebytes
-    if two.any() and (two & (nd.take(Me) != pp - 1)).any():
+    me = nd.take(Me)  # where the 'e' is
+    if two.any() and (two & (me != pp - 1)).any():
         return False  # digits between the 'e' and its sign
     ev = _exponent_digits(buf, pe, n_exp)
     sign_byte = c1 if every else c1.take(cells)
@@ -343,15 +344,17 @@ def _exponents(
     over = n_exp > 8  # more digits than one word holds: float() reads those cells
     hard = over if over.any() else None
     if every:
-        return Me, ev, hard
+        return Me, me, ev, hard
     M = Q.copy()
     M[cells] = Me
+    mend = p_end.copy()
+    mend[cells] = me
     exp10 = np.zeros(Q.size, dtype=np.int64)
     exp10[cells] = ev
     if hard is not None:
         hard = np.zeros(Q.size, dtype=bool)
         hard[cells] = over
-    return M, exp10, hard
+    return M, mend, exp10, hard
 
 
 def _exponent_digits(buf: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -441,6 +444,17 @@ def _mantissas(
     width = 8 * nw
 
     X = _wide_view(buf, nw)[mend - width].view("<u8")  # (m * nw,) words, cell after cell
+    if nw > 1 and int(after.min()) >= width - 8 and bool(dot.all()):
+        # Every dot is in the first word (one digit before it, as '%e' writes): the other
+        # words are all fraction digits, and only the first needs squeezing.
+        X &= _TOP_DIGITS[8]
+        first = X[::nw]
+        a = after - (width - 8)
+        moved = first << np.uint64(8)
+        moved &= _MOVED[1].take(before * 9 + a)
+        first &= _IN_PLACE[1].take(a)
+        first |= moved
+        return _join_words(_swar8_digits(X).reshape(m, nw), hard)
     in_place = _IN_PLACE[nw].take(after, axis=0).ravel()
     if before.any():
         Y = X << np.uint64(8)
@@ -452,7 +466,13 @@ def _mantissas(
         X |= Y
     else:
         X &= in_place
-    v = _swar8_digits(X).reshape(m, nw)
+    return _join_words(_swar8_digits(X).reshape(m, nw), hard)
+
+
+def _join_words(v: np.ndarray, hard: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(m, nw) 8-digit word values -> (m,) uint64 ``v0 * 10**16 + v1 * 10**8 + v2``, and
+    ``hard`` with the cells added that may not fit 64 bits."""
+    nw = v.shape[1]
     if nw == 1:
         return v[:, 0], hard
     mant = v[:, 0] * np.uint64(100_000_000)

@@ -110,6 +110,20 @@ def test_a_block_mixing_every_layout_matches_float():
     assert np.array_equal(values.view(np.int64), expected.view(np.int64))
 
 
+@pytest.mark.parametrize("digits", [8, 9, 14, 16, 17, 18, 19, 21])
+def test_blocks_of_scientific_notation_match_float(digits):
+    """All cells '%.Ne' (as np.savetxt writes): every dot sits in the first word, the case
+    the mantissa reader squeezes in that word alone."""
+    rng = np.random.default_rng(digits)
+    x = rng.standard_normal(3000) * 10.0 ** rng.integers(-300, 300, 3000)
+    x[:5] = [0.0, -0.0, 1.0, 0.5, 1e-310]
+    cells = [f"{v:.{digits}e}" for v in x.tolist()]
+    values = csvfast.parse_numbers(cells)
+    expected = np.array([float(c) for c in cells])
+    assert values is not None
+    assert np.array_equal(values.view(np.int64), expected.view(np.int64))
+
+
 # ------------------------------------------------------------------------------------------
 # threads
 # ------------------------------------------------------------------------------------------
