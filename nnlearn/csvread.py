@@ -45,6 +45,7 @@ import csv
 import io
 import itertools
 import math
+import numbers
 import os
 import re
 from collections import deque
@@ -142,7 +143,9 @@ def read_csv(
     """
     spath = os.fspath(path)
     _check_readable(spath)
-    if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+    ):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     request = _Request(target, features, target_required, weight_column, threads)
     try:

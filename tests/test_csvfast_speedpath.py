@@ -211,7 +211,7 @@ def test_thread_budget(monkeypatch):
     assert csvread._thread_budget(3) == 2  # never more threads than CPUs
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, 2.0, "2", True])
 def test_threads_must_be_a_positive_integer(tmp_path, bad):
     p = tmp_path / "t.csv"
     p.write_text("a,y\n1,2\n")
