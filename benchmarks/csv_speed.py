@@ -11,6 +11,7 @@ numpy alone is reported as the baseline). Subprocesses keep the readers from sha
     python benchmarks/csv_speed.py --format sci     # '%.18e', np.savetxt's default
     python benchmarks/csv_speed.py --rows 200000 --rounds 3 --check
     python benchmarks/csv_speed.py --csv my.csv     # an existing file (its target column: y)
+    python benchmarks/csv_speed.py --threads 1      # read_csv on one thread (default: all CPUs)
 
 ``--check`` exits with status 1 unless read_csv takes <= 2x pandas' time and peaks below
 pandas' memory. pandas is optional (``pip install pandas``); without it only np.loadtxt is
@@ -36,10 +37,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = r"""
 import json, resource, sys, time
 import numpy as np
-which, path = sys.argv[1], sys.argv[2]
+which, path, threads = sys.argv[1], sys.argv[2], sys.argv[3]
 if which == "nnlearn":
     from nnlearn.data import read_csv
-    load = lambda: read_csv(path, target="y")
+    threads = None if threads == "auto" else int(threads)
+    load = lambda: read_csv(path, target="y", threads=threads)
 elif which == "pandas":
     import pandas as pd
     load = lambda: pd.read_csv(path, engine="c")
@@ -78,17 +80,42 @@ def write_csv(path: str, rows: int, fmt: str, seed: int = 0) -> None:
                 np.savetxt(fh, block, delimiter=",", fmt=[FORMATS[fmt]] * 20 + ["%d"])
 
 
-def run(which: str, path: str) -> dict:
+def run(which: str, path: str, threads: int | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
-        [sys.executable, "-c", RUNNER, which, path],
+        [sys.executable, "-c", RUNNER, which, path, "auto" if threads is None else str(threads)],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (Linux /proc/stat), to tell how much a virtual machine's
+    host took away ("steal") while the benchmark ran."""
+    try:
+        with open("/proc/stat") as fh:
+            return [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def _steal(before: list[int] | None) -> str:
+    after = _cpu_times()
+    if before is None or after is None or len(after) < 8:
+        return "unknown"
+    delta = [b - a for a, b in zip(before, after)]
+    return f"{100 * delta[7] / max(1, sum(delta[:8])):.0f}%"
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
 
 
 def have_pandas() -> bool:
@@ -107,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", help="time this existing file instead (target column 'y')")
     ap.add_argument("--no-loadtxt", action="store_true", help="skip np.loadtxt (the slowest)")
     ap.add_argument("--check", action="store_true", help="exit 1 if the targets are missed")
+    ap.add_argument("--threads", type=int, help="read_csv(threads=...) (default: all CPUs)")
     args = ap.parse_args(argv)
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()} at the start")
+    cpu_start = _cpu_times()
 
     readers = ["nnlearn"]
     if have_pandas():
@@ -136,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[dict]] = {r: [] for r in readers}
         for i in range(args.rounds):
             for which in readers:  # interleaved, so drifting machine load hits all alike
-                results[which].append(run(which, path))
+                results[which].append(run(which, path, args.threads))
             print(
                 f"round {i + 1}: "
                 + "  ".join(f"{w} {results[w][-1]['seconds']:.2f}s" for w in readers)
@@ -149,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for w, rs in results.items()
     }
-    print(f"\npython + numpy alone: peak {baseline:.0f} MiB")
+    print(f"\nload average {_load()} at the end; CPU time stolen by the host: {_steal(cpu_start)}")
+    print(f"python + numpy alone: peak {baseline:.0f} MiB")
     print(f"{'reader':10s} {'median s':>9s} {'peak MiB':>9s}")
     for w, (sec, mb) in med.items():
         print(f"{w:10s} {sec:9.2f} {mb:9.0f}")

@@ -11,23 +11,28 @@ and a trained model never depends on which of them read its data.
 
 How
 ---
-A number is ``sign * mantissa * 10**k``.
+A number is ``sign * mantissa * 10**k``. Each step below is a handful of whole-array
+operations, and each trick is there because a measurement said so (``benchmarks/README.md``):
 
 * Bytes that are not digits are few (the separators, a dot, a sign, an exponent), so one
   ``flatnonzero`` finds them all, and the line layout (``ncols`` fields on every line) and the
   number grammar are checked on them alone (:func:`_parse_block`, :func:`_lean_numbers`).
-* The digits of a cell are fetched as right-aligned 8-byte words and converted eight at a time
-  by SWAR arithmetic: three multiply-shift-mask steps per word instead of eight
-  (:func:`_swar8_digits`).
+  Exponents are decoded only for the cells that have one (:func:`_exponents`).
+* Gathers are the dearest operations, so they are ``ndarray.take`` (about twice as fast as
+  ``a[idx]``) and as few as possible: one gather fetches all 8-24 bytes of a mantissa.
+* The dot is squeezed out of those bytes by a one-byte shift and two masks from small tables,
+  and the digits are converted eight at a time by SWAR arithmetic: three multiply-shift-mask
+  steps per word instead of eight (:func:`_mantissas`).
 * ``mantissa * 10**k`` is rounded correctly: one IEEE operation when mantissa <= 2**53 and
   |k| <= 22 (Clinger's fast path), else a double-double product with ``10**k`` taken from an
-  exact table and an explicit test that the rounding is not ambiguous (:func:`_dd_scale`). The
-  rare cells that fail that test, or whose mantissa needs more than 64 bits, go through
-  ``float()``.
+  exact table and an explicit test that the rounding is not ambiguous (:func:`_dd_scale`).
+  Whichever route most cells of a block need runs on all of them, without gather or scatter
+  (:func:`_scale`). The rare cells the test refuses (about one in 2**40, and exact midpoints),
+  or whose mantissa needs more than 24 bytes or 64 bits, go through ``float()``.
 
-Short numbers (up to 8 digits, e.g. ``%.6f``) take the cheapest route; full precision numbers
-(17-19 digits, ``repr`` or ``%.18e``) need more arithmetic per cell and are about twice as slow.
-Blocks with spaces around numbers go to :func:`_parse_general`, slower but as exact.
+Short numbers (``%.6f``) take the cheapest route; full precision numbers (17-19 digits,
+``repr`` or ``%.18e``) need three words and the double-double product, about 1.5-2x the work
+per cell. Blocks with spaces around numbers go to :func:`_parse_general`, slower but as exact.
 
 What it accepts
 ---------------
@@ -165,57 +170,16 @@ def _strip_simple_quotes(chunk: bytes) -> bytes:
     return chunk.replace(b'"', b"")
 
 
+
 # --------------------------------------------------------------------------------------------
 # the vectorised number parser
 # --------------------------------------------------------------------------------------------
 
 _PAD = 64  # bytes of '0' in front of a block so that right-aligned windows never underflow
+_PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the 0-th separator
 _TWO53 = 1 << 53
 _P10 = np.array([10.0**i for i in range(23)])  # exact in float64 up to 1e22
-_DD_KMIN, _DD_KMAX = -280, 288  # double-double path: results stay normal, no overflow
-
-
-def _dd_table() -> tuple[np.ndarray, np.ndarray]:
-    """10**k as an unevaluated sum hi + lo of two doubles (about 106 bits), exact to the ulp."""
-    his, los = [], []
-    for k in range(_DD_KMIN, _DD_KMAX + 1):
-        exact = Fraction(10) ** k
-        hi = float(exact)  # Fraction -> float rounds correctly
-        lo = float(exact - Fraction(hi))
-        his.append(hi)
-        los.append(lo)
-    return np.array(his), np.array(los)
-
-
-_DD_HI, _DD_LO = _dd_table()
-_SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp/Dekker splitting constant
-_EXP_BITS = np.uint64(0x7FF0000000000000)
-_MANT_BITS = np.uint64(0x000FFFFFFFFFFFFF)
-
-
-def _veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x == hi + lo with both halves of at most 26 significant bits, so their products are exact."""
-    c = _SPLITTER * x
-    hi = c - (c - x)
-    return hi, x - hi
-
-
-_DD_HI_H, _DD_HI_L = _veltkamp_split(_DD_HI)
-
-
-def _swar8(words: np.ndarray) -> np.ndarray:
-    """Eight ASCII digits packed little-endian in a uint64 -> their value (first byte = most
-    significant digit), three multiply-and-mask steps instead of eight."""
-    x = words - np.uint64(0x3030303030303030)
-    x = (x * np.uint64(10) + (x >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
-    x = (x * np.uint64(100) + (x >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-    x = (x * np.uint64(10000) + (x >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    return x
-
-
-_PREFIX = b"0" * (_PAD - 1) + b"\n"  # '0' padding, then a newline acting as the 0-th separator
-_P10U = np.array([10**i for i in range(20)], dtype=np.uint64)
-_P10_FLOAT = np.array([10.0**i for i in range(25)])
+_MAX_SPAN = 24  # mantissa bytes (digits and dot) read as three words; longer ones use float()
 
 
 def _parse_block(
@@ -229,33 +193,29 @@ def _parse_block(
     (None without one). Raises :class:`Unclean` unless every line has ``ncols`` fields, every
     numeric cell matches the number grammar and is finite, and every string cell is non-empty.
 
-    How: a number is ``sign * mantissa * 10**k``. Bytes that are not digits are few (the
-    separators, a dot, a sign, an exponent), so one ``flatnonzero`` finds them all and the
-    grammar is checked on them alone (:func:`_lean_numbers`). The digits of a cell are then
-    fetched as right-aligned 8-byte words -- the dot squeezed out when the whole mantissa fits
-    in one word -- and converted eight at a time (:func:`_swar8_digits`). ``mantissa * 10**k`` is
-    rounded correctly: one IEEE operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast
-    path), else a double-double product with an explicit test that the rounding is not
-    ambiguous (:func:`_dd_scale`); the rare cells that fail that test, or whose mantissa needs
-    more than 64 bits, go through ``float()``. Blocks the lean reader does not handle (spaces
-    around numbers) go to :func:`_parse_general`, which is slower but as exact.
+    Bytes that are not digits are few (separators, a dot, a sign, an exponent), so one
+    ``flatnonzero`` finds them all, and both the line layout and the number grammar are checked
+    on them alone (:func:`_lean_numbers`). Blocks the lean reader does not handle (spaces around
+    numbers) go to :func:`_parse_general`, slower but as exact.
     """
     buf = np.frombuffer(_PREFIX + chunk, dtype=np.uint8)
     nd = np.flatnonzero((buf - np.uint8(48)) > 9)  # every byte that is not a digit
-    ch = buf[nd]
+    ch = buf.take(nd)
     sq = np.flatnonzero((ch == 44) | (ch == 10))  # separators; sq[0] is the prefix newline
     rows = int(np.count_nonzero(ch == 10)) - 1
     nfields = sq.size - 1
     if rows == 0 or nfields != rows * ncols or nd[-1] != buf.size - 1:
         raise Unclean
-    if not (ch[sq[ncols::ncols]] == 10).all():
+    if not (ch.take(sq[ncols::ncols]) == 10).all():
         raise Unclean  # newlines are not where every line has ncols fields
     ends = sq[1:].reshape(rows, ncols)  # index into nd of the separator ending each field
     prevs = sq[:-1].reshape(rows, ncols)  # ... and of the one before it
 
     strings = None
     if string_col is not None:
-        strings = _gather_strings(buf, nd[prevs[:, string_col]] + 1, nd[ends[:, string_col]])
+        strings = _gather_strings(
+            buf, nd.take(prevs[:, string_col]) + 1, nd.take(ends[:, string_col])
+        )
     if numeric_cols.size == ncols:
         Q = sq[1:]
     elif numeric_cols[-1] - numeric_cols[0] == numeric_cols.size - 1:  # a range: no fancy copy
@@ -269,76 +229,52 @@ def _parse_block(
 
 
 def _lean_numbers(
-    buf: np.ndarray,
-    nd: np.ndarray,
-    ch: np.ndarray,
-    Q: np.ndarray,
-    chunk: bytes,
+    buf: np.ndarray, nd: np.ndarray, ch: np.ndarray, Q: np.ndarray, chunk: bytes
 ) -> np.ndarray | None:
-    """Values of the fields ending at separators nd[Q], or None.
+    """(m,) values of the fields ending at the separators ``nd[Q]``, or None.
 
-    Walks each field right to left over its non-digit bytes: [exponent [sign]] [dot] [sign],
-    checking each one's kind, and requires that the walk then lands on a separator (which is
-    necessarily the previous one). None means a field is
-    not ``[+-]digits[.digits][(e|E)[+-]digits]`` without spaces (the caller decides).
+    ``buf`` is the block, ``nd`` the positions of its non-digit bytes and ``ch`` those bytes.
+    Each field is walked right to left over its non-digit bytes -- [exponent [sign]] [dot]
+    [sign] -- checking each one's kind; the walk must then land on the previous separator.
+    A run of digits is the gap between two consecutive non-digit positions, so the number of
+    digits before and after the dot comes out of subtractions. None means some field is not
+    ``[+-]digits[.digits][(e|E)[+-]digits]`` without spaces (the caller decides).
+
+    Every gather below is ``ndarray.take``: on these arrays it is about twice as fast as
+    ``a[idx]``, and gathers are the dearest operations of the parser.
     """
-    words = np.ndarray(shape=(buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))
-    m = Q.size
-    # Positions and kinds of the non-digit bytes walked over; a run of digits is the gap
-    # between two consecutive non-digit positions.
-    p_end = nd[Q]
-    c1 = ch[Q - 1]
-    p1 = nd[Q - 1]
-    hard = None
+    p_end = nd.take(Q)  # where each field ends
+    M1 = Q - 1
+    c1 = ch.take(M1)  # the last non-digit byte before that ...
+    p1 = nd.take(M1)  # ... and where it is
+    mend, cd, p_prev = p_end, c1, p1  # the byte ending the mantissa: separator or 'e'
     exp10 = None
-    M, mend, cd, p_prev = Q, p_end, c1, p1
+    hard = None
     if b"e" in chunk or b"E" in chunk:
-        bad = np.zeros(m, dtype=bool)
-        is_e1 = (c1 | np.uint8(32)) == 101
-        sign1 = (c1 == 43) | (c1 == 45)
-        is_e2 = None
-        if sign1.any():
-            c2 = ch[np.maximum(Q - 2, 0)]
-            is_e2 = sign1 & ((c2 | np.uint8(32)) == 101)
-            if not is_e2.any():
-                is_e2 = None
-        if is_e1.any() or is_e2 is not None:
-            has_e = is_e1 if is_e2 is None else (is_e1 | is_e2)
-            n_exp_bytes = is_e1.astype(np.int64)
-            if is_e2 is not None:
-                n_exp_bytes += 2 * is_e2
-                # no digits between 'e' and its sign
-                bad |= is_e2 & (p1 - nd[np.maximum(Q - 2, 0)] != 1)
-            n_exp = np.where(has_e, p_end - p1 - 1, 0)
-            bad |= has_e & (n_exp == 0)
-            if bad.any():
-                return None
-            hard = n_exp > 8
-            with_e = np.flatnonzero(has_e)
-            if with_e.size * 4 < m:  # a few cells in scientific notation: decode only those
-                exp10 = np.zeros(m, dtype=np.int64)
-                exp10[with_e] = _run_values(buf, p_end[with_e], np.minimum(n_exp[with_e], 8), 1)[0]
-            else:
-                exp10 = _run_values(buf, p_end, np.minimum(n_exp, 8), 1)[0].astype(np.int64)
-            if is_e2 is not None:
-                np.negative(exp10, out=exp10, where=is_e2 & (c1 == 45))
-            M = Q - n_exp_bytes
-            mend = p_end - n_exp - n_exp_bytes
-            cd = ch[M - 1]
-            p_prev = nd[M - 1]
+        exponents = _exponents(buf, nd, ch, Q, p_end, c1, p1)
+        if exponents is False:
+            return None
+        if exponents is not None:
+            M, mend, exp10, hard = exponents
+            M1 = M - 1
+            cd = ch.take(M1)
+            p_prev = nd.take(M1)
     # int64 flags, so that the arithmetic below never mixes dtypes (mixed ufuncs are slow)
     dot = (cd == 46).view(np.uint8).astype(np.int64)
-    S = M - 1 - dot  # a leading sign, or the previous separator
-    pS = nd[S]
-    cs = ch[S]
-    n_frac = mend - p_prev - 1  # digits right before the mantissa end ...
+    S = M1 - dot  # a leading sign, or the previous separator
+    pS = nd.take(S)
+    cs = ch.take(S)
+    n_frac = mend - p_prev
+    n_frac -= 1  # digits right before the mantissa end ...
     n_frac *= dot  # ... are the fraction if a dot precedes them
-    n_dig = mend - pS - 1 - dot  # every byte between S and the mantissa end is a digit or the dot
+    n_dig = mend - pS
+    n_dig -= 1
+    n_dig -= dot  # every byte between S and the mantissa end is a digit or the dot
     sign = (cs == 43) | (cs == 45)
     # S must be the previous separator, or a sign right after it (a bitwise select: np.where
     # has no fast uint8 loop)
     pick = np.negative(sign.view(np.uint8))  # 0xFF where there is a sign
-    before = buf[pS - 1]
+    before = buf.take(pS - 1)
     before &= pick
     before |= cs & ~pick
     bad = (before != 44) & (before != 10)
@@ -346,138 +282,209 @@ def _lean_numbers(
     if bad.any():
         return None
     n_int = n_dig - n_frac
-    has_dot = dot
 
-    span = n_dig + has_dot
-    if int(span.max()) <= 8:
-        mant = _squeezed_mantissas(words, mend, n_frac, n_dig, has_dot)
-    else:
-        # Integer and fraction digits as two runs of up to 24 digits each. Leading zeros are
-        # free, so what must fit in 64 bits is the value, not the number of digits.
-        if hard is None:
-            hard = np.zeros(m, dtype=bool)
-        hard |= (n_int > 24) | (n_frac > 24)
-        int_end = mend - n_frac - has_dot
-        mant, over = _run_values(buf, int_end, n_int, _n_words(n_int, hard))
-        hard |= over
-        if has_dot.any():
-            frac, over = _run_values(buf, mend, n_frac, _n_words(n_frac, hard))
-            hard |= over
-            # mant * 10**n_frac + frac must stay below 2**64 (with a safety margin in float)
-            nz = mant > 0
-            if nz.any():
-                scaled = mant.astype(np.float64) * _P10_FLOAT[np.minimum(n_frac, 24)]
-                hard |= nz & ((n_frac > 19) | (scaled >= 1.8e19))
-            mant *= _P10U[np.minimum(n_frac, 19)]
-            mant += frac
-    negative = cs == 45
-
-    mf = mant.astype(np.float64)
-    exact = exp10 is None and (hard is None or not hard.any())
-    if exact and int(n_dig.max()) <= 15 and int(n_frac.max()) <= 22:
-        mf /= _P10[n_frac]  # Clinger: both exact, so one correctly rounded division
-        return _set_sign(mf, negative)
-    if hard is None:
-        hard = np.zeros(m, dtype=bool)
+    mant, hard = _mantissas(buf, mend, n_int, n_frac, dot, hard)
     k = -n_frac if exp10 is None else exp10 - n_frac
-    small = (mant <= np.uint64(_TWO53)) & (np.abs(k) <= 22)
-    zero = mant == 0
-    rest = ~(small | zero | hard)
-    if rest.all():  # typical of 17-19 digit numbers: every cell takes the double-double path
-        ok, values = _dd_scale(mant, k)
-        hard |= ~ok
-    else:
-        kk = np.clip(k, -22, 22)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
-        if rest.any():
-            idx = np.flatnonzero(rest)
-            ok, v = _dd_scale(mant[idx], k[idx])
-            values[idx[ok]] = v[ok]
-            hard[idx[~ok]] = True
-    values[zero & ~hard] = 0.0
-    if hard.any():
+    values, hard = _scale(mant, k, hard)
+    if hard is not None and hard.any():
         starts = pS + 1 - sign - _PAD  # field start (after the previous separator)
         for i in np.flatnonzero(hard).tolist():
             values[i] = abs(float(chunk[starts[i] : p_end[i] - _PAD]))
-    values = _set_sign(values, negative)
+    values = _set_sign(values, cs == 45)
     if not np.isfinite(values).all():
         raise Unclean
     return values
 
 
+def _exponents(
+    buf: np.ndarray,
+    nd: np.ndarray,
+    ch: np.ndarray,
+    Q: np.ndarray,
+    p_end: np.ndarray,
+    c1: np.ndarray,
+    p1: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None | bool:
+    """Exponents of the fields ending at ``nd[Q]``: ``(M, mend, exp10, hard)``, None when no
+    field has one, False when one is malformed ("1e", "1e+", "1e5e"...).
+
+    ``M`` indexes (into ``nd``) the byte ending each mantissa, ``mend`` is its position: the
+    'e' where there is one, else the separator. ``hard`` (or None) marks exponents of more than
+    8 digits (left to ``float()``). Only the cells with an exponent are decoded, so a few
+    "1e-05" among plain decimals (as ``repr`` writes small numbers) cost little.
+    """
+    is_e2 = (c1 == 43) | (c1 == 45)  # "1e-5": a sign ...
+    if is_e2.any():  # (Q - 2 >= -1: take wraps -1 to a harmless last element)
+        is_e2 &= (ch.take(Q - 2) | np.uint8(32)) == 101  # ... right after an 'e'
+    has_e = is_e2 | ((c1 | np.uint8(32)) == 101)  # or "1e5"
+    every = bool(has_e.all())
+    cells = None if every else np.flatnonzero(has_e)
+    if cells is not None and cells.size == 0:
+        return None
+    q = Q if every else Q.take(cells)
+    two = is_e2 if every else is_e2.take(cells)
+    pe = p_end if every else p_end.take(cells)
+    pp = p1 if every else p1.take(cells)
+    n_exp = pe - pp
+    n_exp -= 1  # digits after the 'e' or its sign
+    if (n_exp <= 0).any():
+        return False
+    ebytes = two.view(np.uint8).astype(np.int64)
+    ebytes += 1
+    Me = q - ebytes
+    me = nd.take(Me)  # where the 'e' is
+    if two.any() and (two & (me != pp - 1)).any():
+        return False  # digits between the 'e' and its sign
+    ev = _exponent_digits(buf, pe, n_exp)
+    sign_byte = c1 if every else c1.take(cells)
+    if two.all():  # every exponent has a sign: '+' is 44 - 1, '-' is 44 + 1
+        ev *= 44 - sign_byte.astype(np.int64)
+    else:
+        ev *= np.where(two & (sign_byte == 45), -1, 1)
+    over = n_exp > 8  # more digits than one word holds: float() reads those cells
+    hard = over if over.any() else None
+    if every:
+        return Me, me, ev, hard
+    M = Q.copy()
+    M[cells] = Me
+    mend = p_end.copy()
+    mend[cells] = me
+    exp10 = np.zeros(Q.size, dtype=np.int64)
+    exp10[cells] = ev
+    if hard is not None:
+        hard = np.zeros(Q.size, dtype=bool)
+        hard[cells] = over
+    return M, mend, exp10, hard
+
+
+def _exponent_digits(buf: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """int64 value of the ``length`` (>= 1) digits ending (exclusive) at byte ``end``, for the
+    cells with ``length <= 8`` (the rest come out as garbage).
+
+    Exponents of two digits everywhere (as '%e' writes them) take four cheap steps; up to two
+    are read byte by byte; longer ones as one 8-byte word, masked and converted by SWAR.
+    """
+    shortest, longest = int(length.min()), int(length.max())
+    if shortest == longest == 2:
+        ev = buf.take(end - 2).astype(np.int64)
+        ev *= 10
+        ev += buf.take(end - 1).astype(np.int64)
+        ev -= 11 * 48
+        return ev
+    if longest <= 2:
+        ev = buf.take(end - 1).astype(np.int64)
+        ev -= 48
+        tens = buf.take(end - 2).astype(np.int64)
+        tens -= 48
+        tens *= 10 * (length > 1).view(np.uint8)
+        ev += tens
+        return ev
+    x = _wide_view(buf, 1)[end - 8].view("<u8")
+    x &= _TOP_DIGITS.take(np.minimum(length, 8))
+    return _swar8_digits(x).view(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# mantissa digits -> uint64, eight at a time
+# --------------------------------------------------------------------------------------------
+
 _TOP = np.array([0] + [((1 << (8 * k)) - 1) << (64 - 8 * k) for k in range(1, 9)], dtype=np.uint64)
 _TOP_DIGITS = _TOP & np.uint64(0x0F0F0F0F0F0F0F0F)  # ASCII '0'..'9' & 0x0F == 0..9
 
 
-def _set_sign(values: np.ndarray, negative: np.ndarray) -> np.ndarray:
-    """Set the sign bit where ``negative`` (so "-0" gives -0.0, as float() does); in place."""
-    bits = values.view(np.uint64)
-    bits |= negative.view(np.uint8).astype(np.uint64) << np.uint64(63)
-    return values
+def _mantissas(
+    buf: np.ndarray,
+    mend: np.ndarray,
+    n_int: np.ndarray,
+    n_frac: np.ndarray,
+    dot: np.ndarray,
+    hard: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The integer formed by each mantissa's digits, dot removed: ``(mant, hard)``.
 
+    A mantissa is ``n_int`` digits, then (where ``dot`` is 1) a dot and ``n_frac`` digits,
+    ending (exclusive) at byte ``mend``. ``hard`` (or None) comes back with the cells added
+    whose mantissa is longer than 24 bytes or does not fit 64 bits; their ``mant`` is garbage.
 
-def _squeezed_mantissas(
-    words: np.ndarray, mend: np.ndarray, n_frac: np.ndarray, n_dig: np.ndarray, has_dot: np.ndarray
-) -> np.ndarray:
-    """Mantissas of cells whose digits and dot fit in the 8 bytes ending at ``mend``.
+    How, per cell, in ``nw`` = 1..3 little-endian 8-byte words (as few as the longest needs):
 
-    One word per cell: the digits left of the dot are shifted one byte up over the dot, bytes
-    that are not this cell's digits are masked to 0, then :func:`_swar8_digits` converts.
+    1. one gather fetches the ``8 * nw`` bytes ending at ``mend`` (a wide gather costs about
+       what a narrow one does);
+    2. the dot is squeezed out: ``X`` keeps the fraction digits in place, and ``Y``, the same
+       bytes moved one place towards the end (a shift across the words), brings the integer
+       digits next to them. Two masks from small tables -- indexed by the digit counts --
+       select each part and turn ASCII into digit values, so ``(X & A) | (Y & B)`` is the
+       digit string right-aligned;
+    3. SWAR turns each word into its 8-digit value with three multiply-shift-mask steps
+       instead of eight, and the words are joined: ``v0 * 10**16 + v1 * 10**8 + v2``.
     """
-    x = words[mend - 8]
-    if int(has_dot.min()) == 1:
-        above = _TOP[n_frac]  # the fraction digits
+    m = mend.size
+    # (digits moved one byte, digits in place): (n_int, n_frac) after a dot, (0, n_int) without
+    if bool(dot.all()):
+        before, after = n_int, n_frac
+    elif not dot.any():
+        before, after = np.zeros_like(n_int), n_int
     else:
-        above = _TOP[n_frac + 8 - 8 * has_dot]  # ... or all bytes, for cells without a dot
-    shifted = x << np.uint64(8)
-    shifted &= ~above
-    x &= above
-    x |= shifted
-    x &= _TOP_DIGITS[n_dig]
-    return _swar8_digits(x)
+        before = n_int * dot
+        after = n_int - before
+        after += n_frac
+    span = before + after
+    span += dot
+    longest = int(span.max())
+    if longest > _MAX_SPAN or (hard is not None and hard.any()):
+        # cells read by float() (too many digits, or hard already) read nothing here
+        skip = span > _MAX_SPAN
+        if hard is not None:
+            skip |= hard
+        hard = skip
+        before = np.where(skip, 0, before)
+        after = np.where(skip, 0, after)
+        longest = int(np.where(skip, 0, span).max())
+    nw = max(1, (longest + 7) // 8)
+    width = 8 * nw
+
+    X = _wide_view(buf, nw)[mend - width].view("<u8")  # (m * nw,) words, cell after cell
+    if nw > 1 and int(after.min()) >= width - 8 and bool(dot.all()):
+        # Every dot is in the first word (one digit before it, as '%e' writes): the other
+        # words are all fraction digits, and only the first needs squeezing.
+        X &= _TOP_DIGITS[8]
+        first = X[::nw]
+        a = after - (width - 8)
+        moved = first << np.uint64(8)
+        moved &= _MOVED[1].take(before * 9 + a)
+        first &= _IN_PLACE[1].take(a)
+        first |= moved
+        return _join_words(_swar8_digits(X).reshape(m, nw), hard)
+    in_place = _IN_PLACE[nw].take(after, axis=0).ravel()
+    if before.any():
+        Y = X << np.uint64(8)
+        Y[1:] |= X[:-1] >> np.uint64(56)  # the top byte of each word moves into the next
+        moved = before * (width + 1)
+        moved += after
+        Y &= _MOVED[nw].take(moved, axis=0).ravel()
+        X &= in_place
+        X |= Y
+    else:
+        X &= in_place
+    return _join_words(_swar8_digits(X).reshape(m, nw), hard)
 
 
-def _n_words(lengths: np.ndarray, hard: np.ndarray) -> int:
-    longest = int(lengths.max()) if lengths.size else 0
-    if longest > 8 and hard.any():
-        longest = int(np.where(hard, 0, lengths).max())
-    return max(1, min(3, (longest + 7) // 8))
-
-
-def _run_values(
-    buf: np.ndarray, end: np.ndarray, length: np.ndarray, n_words: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 value of the ``length`` digits ending (exclusive) at byte ``end``, and where that
-    value does not fit in 64 bits (possible only with three words).
-
-    Short runs (at most 3 digits everywhere, e.g. an integer part or an exponent) are read byte
-    by byte; longer ones as ``n_words`` 8-byte words fetched in ONE gather of 8 * n_words bytes
-    (a wide gather costs about the same as a narrow one), masked, and converted by SWAR.
-    """
-    longest = int(length.max()) if length.size else 0
-    if longest <= 3:
-        total = np.zeros(end.size, dtype=np.uint64)
-        for j in range(longest):
-            digit = buf[end - (j + 1)].astype(np.uint64)
-            digit -= np.uint64(48)
-            digit *= (length > j).view(np.uint8)
-            if j:
-                digit *= np.uint64(10**j)
-            total += digit
-        return total, np.zeros(end.size, dtype=bool)
-    wide = _wide_view(buf, n_words)
-    x = wide[end - 8 * n_words].view("<u8").reshape(end.size, n_words)
-    x &= (
-        _WIDE_MASKS[n_words][np.minimum(length, 8 * n_words)].view("<u8").reshape(end.size, n_words)
-    )
-    x = _swar8_digits(x)
-    total = x[:, 0].copy()
-    for w in range(1, n_words):
-        total *= np.uint64(100_000_000)
-        total += x[:, w]
-    overflow = x[:, 0] >= 1845 if n_words == 3 else np.zeros(end.size, dtype=bool)
-    return total, overflow
+def _join_words(v: np.ndarray, hard: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(m, nw) 8-digit word values -> (m,) uint64 ``v0 * 10**16 + v1 * 10**8 + v2``, and
+    ``hard`` with the cells added that may not fit 64 bits."""
+    nw = v.shape[1]
+    if nw == 1:
+        return v[:, 0], hard
+    mant = v[:, 0] * np.uint64(100_000_000)
+    mant += v[:, 1]
+    if nw == 3:
+        mant *= np.uint64(100_000_000)
+        mant += v[:, 2]
+        # 1844 * 10**16 + (10**16 - 1) may exceed 2**64 - 1: leave those to float()
+        over = v[:, 0] >= 1844
+        if over.any():
+            hard = over if hard is None else hard | over
+    return mant, hard
 
 
 def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
@@ -489,16 +496,25 @@ def _wide_view(buf: np.ndarray, n_words: int) -> np.ndarray:
     )
 
 
-def _wide_masks(n_words: int) -> np.ndarray:
-    """Row L keeps the digit values of the last L bytes of an 8*n_words-byte window."""
+def _digit_masks(n_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of a ``8 * n_words``-byte window, as (rows, n_words) little-endian words.
+
+    in_place[a] keeps the digit values of the last ``a`` bytes; moved[b * (width + 1) + a]
+    those of the ``b`` bytes before them (0x0F per kept byte: ASCII digit -> its value).
+    """
     width = 8 * n_words
-    rows = np.zeros((width + 1, width), dtype=np.uint8)
-    for length in range(width + 1):
-        rows[length, width - length :] = 0x0F  # keeps the digit value of ASCII digits
-    return rows.view(np.dtype((np.void, width))).ravel()
+    in_place = np.zeros((width + 1, width), dtype=np.uint8)
+    moved = np.zeros(((width + 1) ** 2, width), dtype=np.uint8)
+    for a in range(width + 1):
+        in_place[a, width - a :] = 0x0F
+        for b in range(width + 1 - a):
+            moved[b * (width + 1) + a, width - a - b : width - a] = 0x0F
+    return in_place.view("<u8"), moved.view("<u8")
 
 
-_WIDE_MASKS = {n: _wide_masks(n) for n in (1, 2, 3)}
+_IN_PLACE, _MOVED = {}, {}
+for _nw in (1, 2, 3):
+    _IN_PLACE[_nw], _MOVED[_nw] = _digit_masks(_nw)
 
 
 def _swar8_digits(x: np.ndarray) -> np.ndarray:
@@ -520,6 +536,155 @@ _SWAR_STEPS = [
 ]
 
 
+def _set_sign(values: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """Set the sign bit where ``negative`` (so "-0" gives -0.0, as float() does); in place."""
+    bits = values.view(np.uint64)
+    bits |= negative.view(np.uint8).astype(np.uint64) << np.uint64(63)
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# mantissa * 10**k, correctly rounded
+# --------------------------------------------------------------------------------------------
+
+
+def _scale(
+    mant: np.ndarray, k: np.ndarray, hard: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Correctly rounded ``mant * 10**k`` (float64) and ``hard`` with the cells added whose
+    rounding could not be proved (rare: the caller uses ``float()`` for them).
+
+    Two exact routes. Clinger's: when ``mant <= 2**53`` and ``|k| <= 22`` both factors are
+    exact doubles, so one IEEE multiply or divide rounds correctly -- short numbers such as
+    '%.6f' need nothing else. Otherwise the double-double product of :func:`_dd_scale`.
+    Whichever route most cells need runs over all of them (no gather, no scatter); the other
+    only over the exceptions.
+    """
+    m = mant.size
+    short = mant <= np.uint64(_TWO53)
+    short &= np.abs(k) <= 22
+    n_short = int(np.count_nonzero(short))
+    if n_short * 2 >= m:  # mostly short numbers: Clinger for all, the rest redone
+        values = _clinger(mant, k)
+        if n_short < m:
+            idx = np.flatnonzero(~short)
+            ok, v = _dd_scale(mant.take(idx), k.take(idx))
+            values[idx] = v
+            if not ok.all():
+                hard = _mark(hard, idx[~ok], m)
+        return values, hard
+    ok, values = _dd_scale(mant, k)  # mostly long numbers: no Clinger step at all
+    if not ok.all():
+        idx = np.flatnonzero(~ok)
+        fast = short.take(idx)
+        if fast.any():  # e.g. an exact midpoint, which Clinger rounds correctly
+            values[idx[fast]] = _clinger(mant.take(idx[fast]), k.take(idx[fast]))
+        if not fast.all():
+            hard = _mark(hard, idx[~fast], m)
+    return values, hard
+
+
+def _mark(hard: np.ndarray | None, idx: np.ndarray, m: int) -> np.ndarray:
+    if hard is None:
+        hard = np.zeros(m, dtype=bool)
+    hard[idx] = True
+    return hard
+
+
+def _clinger(mant: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """mant * 10**k in one IEEE operation: exact where mant <= 2**53 and |k| <= 22, garbage
+    elsewhere (the caller redoes those cells)."""
+    mf = mant.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if int(k.max()) <= 0:  # decimals: divide by an exact power of ten
+            mf /= _P10.take(np.minimum(-k, 22))
+        else:  # one of the two factors is 1.0, so this is still one rounding
+            mf *= _P10.take(np.clip(k, 0, 22))
+            mf /= _P10.take(np.clip(-k, 0, 22))
+    return mf
+
+
+_DD_KMIN, _DD_KMAX = -280, 288  # double-double path: results stay normal, no overflow
+
+
+def _dd_table() -> tuple[np.ndarray, np.ndarray]:
+    """10**k as an unevaluated sum hi + lo of two doubles (about 106 bits), exact to the ulp."""
+    his, los = [], []
+    for k in range(_DD_KMIN, _DD_KMAX + 1):
+        exact = Fraction(10) ** k
+        hi = float(exact)  # Fraction -> float rounds correctly
+        lo = float(exact - Fraction(hi))
+        his.append(hi)
+        los.append(lo)
+    return np.array(his), np.array(los)
+
+
+_DD_HI, _DD_LO = _dd_table()
+_SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp/Dekker splitting constant
+
+
+def _veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x == hi + lo with both halves of at most 26 significant bits, so their products are exact."""
+    c = _SPLITTER * x
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+_DD_HI_H, _DD_HI_L = _veltkamp_split(_DD_HI)
+
+
+def _dd_scale(mant: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correctly rounded mant * 10**k where it can be proved, via double-double arithmetic:
+    ``(ok, values)``.
+
+    ``10**k`` is ``ph + pl`` from an exact table; ``mant`` (< 2**64) is exactly ``a + b``,
+    ``a`` its nearest double. The product is formed to about 2**-95 relative error (Dekker's
+    exact product ``a * ph``, since numpy has no fused multiply-add, plus the small terms), so
+    rounding it to one double gives the correctly rounded result unless the exact value lies
+    within that error of a rounding midpoint. ``ok`` is False for those (about one cell in
+    2**40), and for exponents outside the table. Zero mantissas are ok (the value is 0).
+    (mant and the result are never negative: the caller sets the sign.)
+    Most steps write in place: fresh temporaries cost page faults.
+    """
+    ok = None
+    kk = k - _DD_KMIN
+    if int(k.min()) < _DD_KMIN or int(k.max()) > _DD_KMAX:
+        ok = (k >= _DD_KMIN) & (k <= _DD_KMAX)
+        np.clip(kk, 0, _DD_KMAX - _DD_KMIN, out=kk)
+    ph, pl, phh, phl = _DD_HI.take(kk), _DD_LO.take(kk), _DD_HI_H.take(kk), _DD_HI_L.take(kk)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        a = mant.astype(np.float64)  # mant rounded to a double ...
+        b = mant - a.astype(np.uint64)  # ... and the exact rest, |b| <= 2**10
+        b = b.view(np.int64).astype(np.float64)
+        # p + e == a * ph exactly (Dekker: a split into ah + al, ph pre-split into phh + phl)
+        p = a * ph
+        ah = a * _SPLITTER
+        al = ah - a
+        ah -= al  # high half of a
+        np.subtract(a, ah, out=al)  # low half of a
+        e = ah * phh
+        e -= p
+        e += np.multiply(ah, phl, out=ah)
+        e += np.multiply(al, phh, out=ah)
+        e += np.multiply(al, phl, out=al)
+        # the small terms a * pl + b * ph, then the sum's exact rounding error d
+        e += np.multiply(a, pl, out=al)
+        e += np.multiply(b, ph, out=b)
+        r = np.add(p, e, out=ah)
+        np.subtract(r, p, out=p)
+        np.subtract(e, p, out=e)  # d = e - (r - p), exact because |p| >= |e|
+        # The exact value is r + d + (error <= r * 2**-95): within t = |d| + r * 2**-94 of r
+        # (twice the bound: a margin for rounding t itself). It rounds to r if r - t rounds
+        # to r: the spacing below r is never wider than above it (half as wide at a power of
+        # two), so the upper side then holds too. r >= 0 here; zero mantissas pass (r == 0).
+        t = np.abs(e, out=e)
+        t += np.multiply(r, 2.0**-94, out=p)
+        good = np.subtract(r, t, out=p) == r
+    if ok is not None:
+        good &= ok
+    return good, r
+
+
 def _parse_general(
     chunk: bytes, ncols: int, numeric_cols: np.ndarray, string_col: int | None
 ) -> tuple[int, np.ndarray, np.ndarray | None]:
@@ -532,16 +697,13 @@ def _parse_general(
     the number grammar and is finite, and every string cell is non-empty.
 
     How: each number is ``sign * mantissa * 10**k``. Non-digit bytes are rare (separators, one
-    dot, a sign, an exponent) so the grammar is checked on them alone. The mantissa digits of a
-    cell are gathered right-aligned into 8-byte words (dot squeezed out) and converted eight at
-    a time (:func:`_swar8`). ``mantissa * 10**k`` is then rounded correctly: exactly one IEEE
-    operation when mantissa <= 2**53 and |k| <= 22 (Clinger's fast path), else a double-double
-    product with an explicit test that the rounding cannot be ambiguous; the rare cells that
-    fail that test, or have more than 19 significant digits, go through ``float()``.
+    dot, a sign, an exponent) so the grammar is checked on them alone, with spaces trimmed
+    first. Mantissas and their rounding are the lean reader's (:func:`_mantissas`,
+    :func:`_scale`).
     """
     buf = np.frombuffer(b"0" * _PAD + chunk, dtype=np.uint8)
     nd_pos = np.flatnonzero((buf - np.uint8(48)) > 9)  # every byte that is not a digit
-    ch = buf[nd_pos]
+    ch = buf.take(nd_pos)
     is_sep = (ch == 44) | (ch == 10)
     sep_rank = np.flatnonzero(is_sep)
     sep_pos = nd_pos[sep_rank]
@@ -649,30 +811,17 @@ def _parse_general(
         ev = digits @ np.array([1000, 100, 10, 1], dtype=np.int64)
         exp10[idx] += np.where(exp_negative[idx], -ev, ev)
 
-    mant, overflow = _mantissas(buf, epos, n_mant, has_dot, dot_pos, hard)
-    hard |= overflow
-
-    # Clinger: one correctly rounded operation when both factors are exact doubles.
-    small = (mant <= np.uint64(_TWO53)) & (np.abs(exp10) <= 22) & ~hard
-    mf = mant.astype(np.float64)
-    kk = np.clip(exp10, -22, 22)
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = np.where(kk >= 0, mf * _P10[np.abs(kk)], mf / _P10[np.abs(kk)])
-    zero = mant == 0
-    values[zero & ~hard] = 0.0
-    rest = ~(small | zero | hard)
-    if rest.any():
-        idx = np.flatnonzero(rest)
-        ok, v = _dd_scale(mant[idx], exp10[idx])
-        values[idx[ok]] = v[ok]
-        hard[idx[~ok]] = True
-    if hard.any():
+    n_frac = np.where(has_dot, epos - dot_pos - 1, 0)
+    mant, hard = _mantissas(buf, epos, n_mant - n_frac, n_frac, has_dot.astype(np.int64), hard)
+    values, hard = _scale(mant, exp10, hard)
+    if hard is not None and hard.any():
         for i in np.flatnonzero(hard).tolist():
             values[i] = abs(float(chunk[s[i] - _PAD : e[i] - _PAD]))
     np.negative(values, out=values, where=negative)
     if not np.isfinite(values).all():
         raise Unclean
     return rows, values.reshape(rows, k), strings
+
 
 
 def _trim_spaces(buf: np.ndarray, s: np.ndarray, e: np.ndarray, fields: np.ndarray) -> None:
@@ -693,103 +842,6 @@ def _trim_spaces(buf: np.ndarray, s: np.ndarray, e: np.ndarray, fields: np.ndarr
     s[fields], e[fields] = ss, ee
 
 
-def _mantissas(
-    buf: np.ndarray,
-    epos: np.ndarray,
-    n_mant: np.ndarray,
-    has_dot: np.ndarray,
-    dot_pos: np.ndarray,
-    hard: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The integer formed by each cell's mantissa digits (dot removed), as uint64.
-
-    Gathers the bytes ending at ``epos`` right-aligned into ``nw`` 8-byte words, squeezes out the
-    dot by shifting the digits left of it one place right, pads with '0' and converts.
-    Returns (mantissa, overflow) where overflow marks values that do not fit 64 bits.
-    """
-    m = epos.size
-    longest = int(np.max(np.where(hard, 1, n_mant))) if m else 1
-    nw = (longest + 7) // 8
-    width = 8 * nw
-    any_dot = bool(has_dot.any())
-    W = width + 1 if any_dot else width
-    R = sliding_window_view(buf, W)[epos - W]
-    cols = np.arange(W)
-    if any_dot:
-        dot_col = np.where(has_dot, W - (epos - dot_pos), -1)
-        shifted = np.empty_like(R)
-        shifted[:, 1:] = R[:, :-1]
-        left_of_dot = cols <= dot_col[:, None]
-        R = np.where(left_of_dot, shifted, R)[:, 1:]
-        cols = cols[1:] - 1
-    R = np.where(cols < (width - n_mant)[:, None], np.uint8(48), R)
-    words = _swar8(np.ascontiguousarray(R).view("<u8"))
-    mant = words[:, 0].copy()
-    for w in range(1, nw):
-        mant = mant * np.uint64(100_000_000) + words[:, w]
-    overflow = np.zeros(m, dtype=bool)
-    if nw == 3:
-        overflow = words[:, 0] >= 1845  # 1845e16 > 2**64 - 1
-    return mant, overflow
-
-
-def _dd_scale(mant: np.ndarray, exp10: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Correctly rounded mant * 10**exp10 where it can be proved, via double-double arithmetic.
-
-    ``10**k`` is ``hi + lo`` from an exact table; ``mant`` (< 2**64) splits exactly into two
-    doubles a + b. The product is formed to about 2**-102 relative error (Dekker's exact
-    product, since numpy has no fused multiply-add), so rounding it to one double gives the
-    correctly rounded result unless the exact value lies within that error of a rounding
-    midpoint. ``ok`` is False for those (and for exponents outside the table); the caller then
-    uses ``float()``. Written in place on six buffers: fresh temporaries cost page faults.
-    """
-    ok = (exp10 >= _DD_KMIN) & (exp10 <= _DD_KMAX)
-    kk = np.clip(exp10, _DD_KMIN, _DD_KMAX)
-    kk -= _DD_KMIN
-    ph, pl, phh, phl = _DD_HI[kk], _DD_LO[kk], _DD_HI_H[kk], _DD_HI_L[kk]
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        # mant == a + b exactly: a = fl(mant) from its two exact 32-bit halves, b the rest
-        a = (mant >> np.uint64(32)).astype(np.float64)
-        a *= 4294967296.0
-        b = (mant & np.uint64(0xFFFFFFFF)).astype(np.float64)
-        s = a + b
-        np.subtract(s, a, out=a)
-        np.subtract(b, a, out=b)  # b = lo - (s - a), exact because |a| >= |lo|
-        a = s
-        # p + e == a * ph exactly (ph is pre-split into phh + phl)
-        p = a * ph
-        c = a * _SPLITTER
-        t = c - a
-        np.subtract(c, t, out=c)  # c = high half of a
-        np.subtract(a, c, out=t)  # t = low half of a
-        e = c * phh
-        e -= p
-        e += np.multiply(c, phl, out=c)
-        np.multiply(t, phh, out=c)
-        e += c
-        e += np.multiply(t, phl, out=t)
-        # the small terms: a * pl + b * ph, then the sum's exact rounding error d
-        e += np.multiply(a, pl, out=t)
-        e += np.multiply(b, ph, out=t)
-        r = np.add(p, e, out=c)
-        np.subtract(r, p, out=t)
-        np.subtract(e, t, out=e)  # d = e - (r - p), exact because |p| >= |e|
-        d = e
-        # Distance to the nearest rounding midpoint must exceed the error bound. Half an ulp
-        # of a normal double is 2**(exponent - 53): its exponent bits, scaled. Just below a
-        # power of two (mantissa bits all zero) the spacing halves, so be conservative there.
-        bits = r.view(np.uint64)
-        half_ulp = np.bitwise_and(bits, _EXP_BITS, out=b.view(np.uint64)).view(np.float64)
-        half_ulp *= 2.0**-53
-        half_ulp[(bits & _MANT_BITS) == 0] *= 0.5
-        err = np.abs(r, out=t)
-        err *= 2.0**-95
-        err += np.abs(d, out=d)
-        ok &= err < half_ulp
-        ok &= np.isfinite(r)
-    return ok, r
-
-
 def _gather_strings(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Cells [s, e) of a block as a stripped (rows,) str array; empty cells are unclean."""
     lengths = e - s
@@ -800,15 +852,19 @@ def _gather_strings(buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray
         raise Unclean
     if int(s[-1]) + width > buf.size:  # windows must not run past the end
         buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
-    R = sliding_window_view(buf, width)[s]
-    R[np.arange(width) >= lengths[:, None]] = 0  # R is a copy; NUL pads like numpy strings
+    windows = np.ndarray(
+        shape=(buf.size - width + 1,), dtype=np.dtype((np.void, width)), buffer=buf, strides=(1,)
+    )
+    R = windows[s].view(np.uint8).reshape(-1, width)  # a copy, one gather of whole windows
+    if int(lengths.min()) < width:
+        R[np.arange(width) >= lengths[:, None]] = 0  # NUL pads, like numpy strings
     if (R >= 128).any():
-        out = np.char.decode(np.ascontiguousarray(R).view(f"S{width}").ravel(), "utf-8")
+        out = np.char.decode(R.view(f"S{width}").ravel(), "utf-8")
     else:
         # ASCII: widening each byte to a UCS4 code point *is* the str array, without decoding
         out = R.astype(np.uint32).view(f"U{width}").ravel()
-        if not (R[R != 0] <= 32).any():
-            return out  # no whitespace or control byte: nothing to strip
+        if not ((R - np.uint8(1)) < 32).any():
+            return out  # no whitespace or control byte (NUL padding wraps to 255): no strip
     out = np.char.strip(out)
     if (out == "").any():
         raise Unclean

@@ -26,19 +26,26 @@ and non-ASCII digits. Values are rounded correctly (identical to ``float()``).
 
 Why it is shaped like this (speed and memory)
 ---------------------------------------------
-The fast path never holds the file in memory: it counts lines first, allocates ``X`` once at
-its final size, and fills it chunk by chunk (512 KiB, so the temporaries stay in cache). Each
+The fast path never holds the file in memory: it allocates ``X`` once, for the rows the first
+chunk's line lengths predict and a margin (memory never written costs nothing), and fills it
+chunk by chunk (512 KiB, so the temporaries stay in cache). Each
 chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
-or cells -- and, when the machine has an idle core, two chunks are parsed at once (numpy
-releases the GIL inside its loops). Peak memory is about the output plus a few chunks, well
-under pandas'. ``benchmarks/csv_speed.py`` measures all of this against pandas.
+or cells -- and several chunks are parsed at once on threads (numpy releases the GIL inside its
+loops; 1 MiB chunks then, so the threads wait less for each other), at most ``threads`` of them
+(:func:`_thread_budget`). Results are used in file order, so the table, and the first error
+reported, are the same for any number of threads. Freed temporaries are kept by the allocator
+rather than faulted in afresh for every chunk (:func:`_keep_freed_memory`). Peak memory is
+about the output plus a few chunks, well under pandas'. ``benchmarks/csv_speed.py`` measures
+all of this against pandas.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
+import numbers
 import os
 import re
 from collections import deque
@@ -51,15 +58,20 @@ import numpy as np
 
 from nnlearn.csvfast import Parsed, Unclean, parse_chunk, parse_numbers
 from nnlearn.errors import DataError
+from nnlearn.threads import ENV_VARS
 
 __all__ = ["Table", "read_csv"]
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CELL_SPACE = " \t"  # what is stripped around a numeric cell (the fast path agrees)
-_CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache
+_CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache ...
+_THREADED_CHUNKS = 2  # ... but threads parse chunks 2x larger: fewer, longer numpy calls, so
+# they wait less for each other's GIL (measured on 2 cores: 2 threads 1.1-1.3x faster than 1
+# with 512 KiB chunks, 1.5-1.8x with 1-2 MiB; 2 MiB spills the cache on short numbers)
+_MAX_THREADS = 4  # threads that parse chunks at once, at most (see _thread_budget)
+_MALLOC_WARMUP = 24 << 20  # bytes; see _keep_freed_memory
 _SLOW_BLOCK_ROWS = 8192  # slow path converts numeric cells in blocks of this many rows
 _MAX_SHOWN = 40  # a quoted cell value is cut to this many characters in messages
-_THREADS = min(2, os.cpu_count() or 1)  # at most this many chunks parsed at once
 
 
 @dataclass
@@ -105,6 +117,7 @@ def read_csv(
     features: list[str] | None = None,
     target_required: bool = True,
     weight_column: str | None = None,
+    threads: int | None = None,
 ) -> Table:
     """Read a CSV file with a header line into a :class:`Table`.
 
@@ -119,6 +132,10 @@ def read_csv(
         target_required: when False and the target column is absent, ``y`` is None (predicting
             on unlabeled data) instead of an error.
         weight_column: optional column of non-negative, finite sample weights.
+        threads: at most this many threads parse chunks at once (the result is the same for
+            any number). None: ``$NNLEARN_THREADS``, else the thread count ``--threads`` gives
+            BLAS (``$OMP_NUM_THREADS`` and kin, see :mod:`nnlearn.threads`), else the CPUs
+            this process may run on, at most 4.
 
     Raises:
         DataError: the file is missing, unreadable, not UTF-8, empty, malformed, or a selected
@@ -126,7 +143,11 @@ def read_csv(
     """
     spath = os.fspath(path)
     _check_readable(spath)
-    request = _Request(target, features, target_required, weight_column)
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+    ):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    request = _Request(target, features, target_required, weight_column, threads)
     try:
         with open(spath, "rb") as fh:
             table = _read_fast(spath, fh, request)
@@ -162,6 +183,7 @@ class _Request:
     features: list[str] | None
     target_required: bool
     weight_column: str | None
+    threads: int | None = None
 
 
 @dataclass
@@ -298,7 +320,8 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     """Read a clean file chunk by chunk; None means "let the slow path read (and judge) it".
 
     Peak memory is the output arrays plus a few chunk-sized temporaries: the file is never held
-    in memory whole. A first pass counts newlines so ``X`` is allocated once at its final size.
+    in memory whole. ``X`` is allocated once, for a few more rows than the first chunk's line
+    lengths predict (:func:`_rows_estimate`), and trimmed at the end.
     """
     first = fh.readline()
     if first.startswith(b"\xef\xbb\xbf"):
@@ -315,19 +338,17 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     layout = _resolve_columns(header, req, path)
     ncols = len(header)
 
-    body_start = fh.tell()
-    n_max = 0
-    while True:
-        data = fh.read(_CHUNK_BYTES)
-        if not data:
-            break
-        n_max += int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
-    n_max += 1  # a last line without a newline
-    fh.seek(body_start)
-
-    X = np.empty((n_max, len(layout.feature_names)), dtype=np.float64)
-    lines = np.empty(n_max, dtype=np.int64)
-    weights = np.empty(n_max, dtype=np.float64) if layout.weight_slot is not None else None
+    body_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
+    _keep_freed_memory()
+    threads = _thread_budget(req.threads)
+    chunks = _chunks(fh, _CHUNK_BYTES if threads == 1 else _CHUNK_BYTES * _THREADED_CHUNKS)
+    head = next(chunks, None)
+    if head is None:
+        return None  # header only: the slow path words the error
+    capacity = _rows_estimate(head, body_bytes)
+    X = np.empty((capacity, len(layout.feature_names)), dtype=np.float64)
+    lines = np.empty(capacity, dtype=np.int64)
+    weights = np.empty(capacity, dtype=np.float64) if layout.weight_slot is not None else None
     y_parts: list[np.ndarray] = []
     job = partial(
         parse_chunk,
@@ -342,7 +363,13 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     n = 0
     next_line = 2
     try:
-        for rows, values, strings, kept, n_physical in _map_in_order(job, _chunks(fh)):
+        for rows, values, strings, kept, n_physical in _map_in_order(
+            job, itertools.chain([head], chunks), threads
+        ):
+            if n + rows > capacity:  # the lines got shorter than the first chunk's: grow
+                capacity = max(2 * capacity, n + rows)
+                X, lines = _grow(X, n, capacity), _grow(lines, n, capacity)
+                weights = _grow(weights, n, capacity) if weights is not None else None
             if rows:
                 if identity:
                     X[n : n + rows] = values
@@ -380,6 +407,22 @@ def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
     )
 
 
+def _rows_estimate(chunk: bytes, body_bytes: int) -> int:
+    """Rows to allocate for: the first chunk's lines per byte times the file's bytes, plus a
+    quarter. Memory never written costs nothing (the OS maps a page when it is first written),
+    so overestimating is free, and it spares reading the whole file once just to count lines;
+    if later lines are shorter, the arrays grow (:func:`_grow`)."""
+    newlines = int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
+    return int(max(body_bytes, len(chunk)) * newlines / len(chunk) * 1.25) + 1024
+
+
+def _grow(a: np.ndarray, n: int, capacity: int) -> np.ndarray:
+    """A copy of ``a[:n]`` with room for ``capacity`` rows."""
+    bigger = np.empty((capacity, *a.shape[1:]), dtype=a.dtype)
+    bigger[:n] = a[:n]
+    return bigger
+
+
 def _shrink(a: np.ndarray, n: int) -> np.ndarray:
     """Cut a preallocated array to n rows in place (no copy), or copy if numpy refuses."""
     if a.shape[0] == n:
@@ -391,31 +434,32 @@ def _shrink(a: np.ndarray, n: int) -> np.ndarray:
         return a[:n].copy()
 
 
-def _chunks(fh: io.BufferedReader) -> Iterator[bytes]:
-    """The rest of the file in pieces of about _CHUNK_BYTES, each ending with a newline."""
+def _chunks(fh: io.BufferedReader, size: int) -> Iterator[bytes]:
+    """The rest of the file in pieces of about ``size`` bytes, each ending with a newline."""
     rest = b""
     while True:
-        data = fh.read(_CHUNK_BYTES)
+        data = fh.read(size)
         if not data:
             if rest:
                 yield rest + b"\n"
             return
-        data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            rest = data
+            rest += data
             continue
-        yield data[: cut + 1]
+        yield b"".join((rest, memoryview(data)[: cut + 1]))  # one copy
         rest = data[cut + 1 :]
 
 
-def _map_in_order(fn: Callable[[bytes], Parsed], items: Iterator[bytes]) -> Iterator[Parsed]:
-    """fn over items on up to _THREADS threads, results in order, few pending at a time.
+def _map_in_order(
+    fn: Callable[[bytes], Parsed], items: Iterator[bytes], threads: int
+) -> Iterator[Parsed]:
+    """fn over items on ``threads`` threads, results in order, few pending at a time.
 
     numpy releases the GIL inside its loops, so two chunks really are parsed at once; the
-    window bounds memory to a few chunks.
+    window bounds memory to a few chunks. Results (and the first exception) come back in item
+    order whatever the thread count, so the table and the error reported never depend on it.
     """
-    threads = _threads_worth_using()
     if threads <= 1:
         yield from map(fn, items)
         return
@@ -433,17 +477,54 @@ def _map_in_order(fn: Callable[[bytes], Parsed], items: Iterator[bytes]) -> Iter
                 fut.cancel()
 
 
+def _thread_budget(threads: int | None) -> int:
+    """How many threads parse chunks: ``threads``; else ``$NNLEARN_THREADS``; else the BLAS
+    thread variables, which ``nnlearn train --threads`` and sweep workers set (a process told
+    to use one thread for BLAS should not read with two); else one per CPU. Never more than
+    the CPUs this process may use, nor _MAX_THREADS (beyond that the reader waits on the file
+    and on the GIL rather than computing)."""
+    if threads is None:
+        for var in ("NNLEARN_THREADS", *ENV_VARS):
+            value = os.environ.get(var, "").strip()
+            if value.isdigit() and int(value) > 0:
+                threads = int(value)
+                break
+    cpus = _threads_worth_using()
+    return max(1, min(threads or cpus, cpus, _MAX_THREADS))
+
+
 def _threads_worth_using() -> int:
-    """_THREADS, or 1 when the machine has no idle core: numpy's many short GIL-free calls make
-    two threads hand the GIL back and forth, which only pays when both can run at once."""
-    if _THREADS <= 1:
-        return 1
+    """The CPUs this process may run on (its affinity mask, where the OS has one): a thread
+    more than that would only take turns with the others.
+
+    A busy machine is no reason to use fewer: measured on 2 cores with another process keeping
+    one busy, 2 threads read as fast as 1 (within 5%), and on an idle machine 1.5-1.8x faster.
+    """
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        return _THREADS
-    idle = (os.cpu_count() or 1) - load
-    return _THREADS if idle >= 1.0 else 1
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_freed_memory_kept = False
+
+
+def _keep_freed_memory() -> None:
+    """Allocate and free one untouched _MALLOC_WARMUP-byte block, once per process.
+
+    Why: parsing a chunk allocates a few MiB of numpy temporaries and frees them all. glibc's
+    malloc hands memory at the top of its heap back to the OS as soon as more than twice its
+    "mmap threshold" is free there, and that threshold starts at 128 KiB -- so every chunk
+    would page-fault its temporaries in afresh: measured, 900,000 faults and a third of the
+    time for a 400 MB file. glibc raises the threshold (up to 32 MiB) whenever a block it
+    mmapped is freed, which is what this does, once; from then on the temporaries reuse the
+    same pages (about 1,000 faults). Any numpy program that frees a large array ends up in the
+    same state. Elsewhere (another libc, another OS) it is a harmless malloc and free.
+    """
+    global _freed_memory_kept
+    if not _freed_memory_kept:
+        np.empty(_MALLOC_WARMUP, dtype=np.uint8)  # freed at once; its pages are never touched
+        _freed_memory_kept = True
 
 
 # --------------------------------------------------------------------------------------------
