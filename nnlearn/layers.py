@@ -59,6 +59,10 @@ class Parameter:
         # ``p.grad *= 0.5`` reads, scales in place and assigns back; any other assignment copies
         # into the buffer, which is never rebound.
         if new is not self._grad:
+            new = np.asarray(new)
+            if new.shape != self._grad.shape:  # no silent broadcasting into the buffer
+                raise ValueError(f"{self.name}: grad of shape {new.shape} assigned to a "
+                                 f"parameter of shape {self._grad.shape}")
             self._grad[...] = new
         self._grad_is_zero = False
 

@@ -262,3 +262,6 @@ def test_zero_grad_then_read_gives_zeros_and_keeps_the_buffer():
     assert layer.W.grad is buffer and np.all(buffer == 7.0)
     layer.W.grad *= 0.5                  # in-place scaling, as gradient clipping does
     assert layer.W.grad is buffer and np.all(buffer == 3.5)
+    with pytest.raises(ValueError, match=r"dense.W: grad of shape \(2,\)"):
+        layer.W.grad = np.zeros(2)       # would broadcast silently into (3, 2)
+    assert np.all(buffer == 3.5)
