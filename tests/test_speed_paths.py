@@ -266,6 +266,17 @@ def test_no_shuffle_takes_batches_in_order():
     np.testing.assert_array_equal(np.concatenate(seen), np.arange(10.0))
 
 
+def _peak_bytes_of_an_epoch(trainer: Trainer, split: Split) -> int:
+    """Peak memory numpy allocated during one epoch, after a warm-up epoch (buffers, scratch)."""
+    trainer.train_epoch(split)
+    tracemalloc.start()
+    try:
+        trainer.train_epoch(split)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_an_epoch_never_copies_the_whole_training_set():
     # 40,000 x 50 float64 = 16 MB. Permuting whole arrays would allocate that much again; batches
     # of 64 rows need about 26 kB each.
@@ -275,12 +286,19 @@ def test_an_epoch_never_copies_the_whole_training_set():
     net = build_mlp(50, [{"units": 16}], 3, rng=rng)
     trainer = Trainer(net, SoftmaxCrossEntropy(), SGD(net.parameters(), lr=0.01), rng=rng,
                       batch_size=64)
-    split = Split(x, y)
-    trainer.train_epoch(split)  # warm-up
-    tracemalloc.start()
-    try:
-        trainer.train_epoch(split)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_of_an_epoch(trainer, Split(x, y))
     assert peak < x.nbytes / 8, f"peak {peak / 1e6:.1f} MB during an epoch"
+
+
+def test_a_training_step_allocates_nothing_the_size_of_a_weight_matrix():
+    # After zero_grad, backprop writes dL/dW straight into W.grad and the batch is gathered into
+    # a reused buffer, so no step allocates a (784, 256)-sized array. (``W.grad += x.T @ dL/dy``
+    # allocated one per step, and the allocator paid for fresh pages every time.)
+    rng = np.random.default_rng(0)
+    net = build_mlp(784, [{"units": 256, "activation": "relu"}], 10, rng=rng, dtype=np.float32)
+    trainer = Trainer(net, SoftmaxCrossEntropy(), SGD(net.parameters(), lr=0.01), rng=rng,
+                      batch_size=16)
+    split = Split(rng.standard_normal((64, 784), dtype=np.float32), rng.integers(0, 10, 64))
+    peak = _peak_bytes_of_an_epoch(trainer, split)
+    w1 = net.parameters()[0].value
+    assert peak < w1.nbytes / 4, f"peak {peak} bytes during an epoch; W1 is {w1.nbytes}"
