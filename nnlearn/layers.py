@@ -35,7 +35,8 @@ class Parameter:
     now zero, and the first :meth:`add_to_grad` after it *writes* the new gradient straight into
     ``grad`` instead of adding a freshly allocated product to a buffer of zeros. The numbers are
     the same; a step no longer fills a 784 x 256 buffer with zeros, allocates another one for
-    ``x^T @ dL/dy`` and adds the two (``benchmarks/README.md``: that was a quarter of an epoch).
+    ``x^T @ dL/dy`` and adds the two (4-8 % of an epoch, more where the freed buffer's pages
+    went back to the OS each step: ``benchmarks/README.md``).
     Reading ``grad`` after ``zero_grad`` gives zeros, as it should.
     """
 

@@ -265,3 +265,18 @@ def test_zero_grad_then_read_gives_zeros_and_keeps_the_buffer():
     with pytest.raises(ValueError, match=r"dense.W: grad of shape \(2,\)"):
         layer.W.grad = np.zeros(2)       # would broadcast silently into (3, 2)
     assert np.all(buffer == 3.5)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_do_not_depend_on_the_memory_layout_of_pred(name):
+    # Column-major (Fortran-order) predictions must give the same loss and gradient as row-major.
+    rng = np.random.default_rng(3)
+    loss = LOSSES[name]()
+    k = 1 if name == "bce" else 4
+    pred = rng.normal(size=(7, k))
+    target = rng.integers(0, 2 if name == "bce" else k, size=7) if loss.task == "classification" \
+        else rng.normal(size=(7, k))
+    c_value, c_grad = loss.value_and_gradient(pred, target)
+    f_value, f_grad = loss.value_and_gradient(np.asfortranarray(pred), target)
+    assert f_value == c_value
+    np.testing.assert_array_equal(f_grad, c_grad)
