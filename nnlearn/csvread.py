@@ -58,7 +58,7 @@ import numpy as np
 
 from nnlearn.csvfast import Parsed, Unclean, parse_chunk, parse_numbers
 from nnlearn.errors import DataError
-from nnlearn.threads import ENV_VARS
+from nnlearn.threads import ENV_VARS, threads_from_env
 
 __all__ = ["Table", "read_csv"]
 
@@ -484,11 +484,7 @@ def _thread_budget(threads: int | None) -> int:
     the CPUs this process may use, nor _MAX_THREADS (beyond that the reader waits on the file
     and on the GIL rather than computing)."""
     if threads is None:
-        for var in ("NNLEARN_THREADS", *ENV_VARS):
-            value = os.environ.get(var, "").strip()
-            if value.isdigit() and int(value) > 0:
-                threads = int(value)
-                break
+        threads = threads_from_env(("NNLEARN_THREADS", *ENV_VARS))
     cpus = _threads_worth_using()
     return max(1, min(threads or cpus, cpus, _MAX_THREADS))
 

@@ -14,6 +14,15 @@ ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+def threads_from_env(names: tuple[str, ...] = ("NNLEARN_THREADS",)) -> int | None:
+    """The first positive integer among these environment variables, or None."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def set_blas_threads(threads: int | None) -> bool:
     """Limit BLAS to ``threads`` (None: ``$NNLEARN_THREADS`` if set, else leave BLAS alone).
 
@@ -21,8 +30,7 @@ def set_blas_threads(threads: int | None) -> bool:
     through threadpoolctl, when it is installed.
     """
     if threads is None:
-        env = os.environ.get("NNLEARN_THREADS", "").strip()
-        threads = int(env) if env.isdigit() and int(env) > 0 else None
+        threads = threads_from_env()
     if threads is None:
         return True
     if "numpy" not in sys.modules:
