@@ -44,7 +44,7 @@ CASES = {
 
 def _patch_input_grad() -> None:
     """Undo one shortcut: backprop computes dL/dx of the data too, as if someone used it."""
-    from nnlearn.network import Sequential
+    from nnlearn.nn.network import Sequential
 
     backward = Sequential.backward
     Sequential.backward = lambda self, g, need_input_grad=True: backward(self, g)
@@ -54,7 +54,7 @@ def _patch_separate_loss() -> None:
     """Undo one shortcut: loss value and gradient each compute their own softmax."""
     import numpy as np
 
-    from nnlearn.losses import Loss, SoftmaxCrossEntropy, softmax
+    from nnlearn.nn.losses import Loss, SoftmaxCrossEntropy, softmax
 
     def value(self, pred, target, weights=None):
         m = pred.max(axis=1, keepdims=True)
@@ -80,7 +80,7 @@ def worker(src: str, case: str, n: int, threads: int | None) -> None:
     src, _, patch = src.partition("+")
     sys.path.insert(0, src)
     import nnlearn
-    from nnlearn.threads import set_blas_threads
+    from nnlearn.runs.threads import set_blas_threads
 
     set_blas_threads(threads)  # before numpy loads BLAS
 

@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None and ARGS.threads:
     # BLAS reads its thread count when numpy loads it: set it first.
-    from nnlearn.threads import set_blas_threads
+    from nnlearn.runs.threads import set_blas_threads
 
     set_blas_threads(ARGS.threads)
 
@@ -93,10 +93,10 @@ import itertools
 
 import numpy as np
 
-from nnlearn.losses import SoftmaxCrossEntropy
-from nnlearn.network import build_mlp
-from nnlearn.optimizers import SGD
-from nnlearn.training import Split, Trainer
+from nnlearn.nn.losses import SoftmaxCrossEntropy
+from nnlearn.nn.network import build_mlp
+from nnlearn.nn.optimizers import SGD
+from nnlearn.nn.training import Split, Trainer
 
 # --------------------------------------------------------------------------------------------
 # machine description

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlearn import runs
-from nnlearn.config import load_config
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnlearn import sweep as sw
+from nnlearn.sweeps import sweep as sw
 
 SWEEP = """
 base: {base}

@@ -3,7 +3,7 @@
 The library is importable without the CLI:
 
     >>> import numpy as np
-    >>> from nnlearn.network import build_mlp
+    >>> from nnlearn.nn.network import build_mlp
     >>> net = build_mlp(2, [{"units": 4, "activation": "tanh"}], 1, rng=np.random.default_rng(0))
 """
 

@@ -97,13 +97,13 @@ def _print_json(obj: Any) -> None:
 
 
 def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
-    from nnlearn.config import load_config
+    from nnlearn.runs.config import load_config
 
     return load_config(config, overrides)
 
 
 def _apply_threads(threads: int | None) -> None:
-    from nnlearn.threads import set_blas_threads
+    from nnlearn.runs.threads import set_blas_threads
 
     set_blas_threads(threads)
 
@@ -121,7 +121,7 @@ class _Progress:
         self.last_line = 0.0
 
     def callback(self):
-        from nnlearn.training import Callback
+        from nnlearn.nn.training import Callback
 
         progress = self
 
@@ -224,7 +224,7 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
         cfg = _load_config(config, overrides + extra)
     _apply_threads(threads if threads else (cfg or {}).get("training", {}).get("threads"))
 
-    from nnlearn import runs
+    from nnlearn.runs import run as runs
 
     epochs = cfg["training"]["epochs"] if cfg else 0
     progress = _Progress(epochs, quiet or as_json)
@@ -245,7 +245,7 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
     if not quiet:
         for line in _summary_lines(result):
             click.echo(line)
-        from nnlearn.textplot import loss_sparklines  # issue 7: the loss curves at a glance
+        from nnlearn.plots.text import loss_sparklines  # issue 7: the loss curves at a glance
 
         for line in loss_sparklines(result.history, ascii=not _unicode_ok(sys.stdout)):
             click.echo(line)
@@ -311,7 +311,7 @@ def eval_cmd(run, data, as_json):
         nnlearn eval runs/iris
         nnlearn eval runs/iris/model.npz --data data/iris-test.csv --json
     """
-    from nnlearn import runs
+    from nnlearn.runs import run as runs
 
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=True)
@@ -338,7 +338,8 @@ def predict(run, data, out, proba):
     import csv
     import io
 
-    from nnlearn import atomicio, runs
+    from nnlearn.runs import atomicio
+    from nnlearn.runs import run as runs
 
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=False)
@@ -372,7 +373,7 @@ def config_show(config_file, overrides):
     Example:
         nnlearn config show configs/iris.yaml --set training.optimizer=adam
     """
-    from nnlearn.config import dump_config
+    from nnlearn.runs.config import dump_config
 
     click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
 
@@ -398,8 +399,8 @@ def summary(config, overrides, as_json):
         nnlearn summary configs/digits.yaml
         nnlearn summary configs/iris.yaml --set model.hidden=[32,32] --json
     """
-    from nnlearn import runs
-    from nnlearn.summary import format_summary, summarize
+    from nnlearn.runs import run as runs
+    from nnlearn.teach.summary import format_summary, summarize
 
     p = runs.prepare(_load_config(config, overrides))
     result = summarize(p.model.network, p.model.loss_name)
@@ -430,7 +431,7 @@ def gradcheck(config, samples, eps, overrides, as_json):
         nnlearn gradcheck configs/xor.yaml
         nnlearn gradcheck configs/digits.yaml --samples 16 --json
     """
-    from nnlearn.gradcheck import check_config, format_report, raise_if_failed
+    from nnlearn.teach.gradcheck import check_config, format_report, raise_if_failed
 
     report = check_config(_load_config(config, overrides), samples=samples, eps=eps)
     if as_json:
@@ -465,8 +466,8 @@ def explain(config, sample, batch, n_weights, overrides):
     """
     if sample is not None and batch is not None:
         raise click.UsageError("give --sample or --batch, not both")
-    from nnlearn import runs
-    from nnlearn.explain import explain_step, format_explanation
+    from nnlearn.runs import run as runs
+    from nnlearn.teach.explain import explain_step, format_explanation
 
     p = runs.prepare(_load_config(config, overrides))
     click.echo(format_explanation(explain_step(p, sample=sample, batch=batch,
@@ -512,7 +513,7 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     if scheduler and workers:
         raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
                                "workers run them")
-    from nnlearn import sweep as sw
+    from nnlearn.sweeps import sweep as sw
 
     spec = sw.load_sweep(sweep_file)
     out = out or sw.default_out(sweep_file)
@@ -556,7 +557,7 @@ def compare_cmd(runs_, as_json):
     """
     if len(runs_) < 2:
         raise click.UsageError("give at least two run folders to compare")
-    from nnlearn.compare import compare_runs, format_comparison
+    from nnlearn.sweeps.compare import compare_runs, format_comparison
 
     comparison = compare_runs(runs_)
     if as_json:
@@ -608,7 +609,7 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         nnlearn plot runs/iris --confusion --data data/iris-test.csv
         nnlearn plot runs/moons --text
     """
-    from nnlearn import plotting
+    from nnlearn.plots import png as plotting
 
     if boundary and confusion:
         raise click.UsageError("choose one of --boundary and --confusion")

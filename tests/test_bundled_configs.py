@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import CONFIGS
 
-from nnlearn import runs
-from nnlearn.config import load_config
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
 
 # config -> (test metric, floor). The diabetes floor is the R² documented in README.md.
 FLOORS = {

@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import CONFIGS, assert_clean_error, run_cli
 
-from nnlearn import runs
-from nnlearn.compare import compare_runs, format_comparison
-from nnlearn.config import load_config
 from nnlearn.errors import DivergedError, NnlearnError
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
+from nnlearn.sweeps.compare import compare_runs, format_comparison
 
 
 def _train(folder, name, *overrides):

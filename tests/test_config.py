@@ -1,4 +1,4 @@
-"""Tests for nnlearn.config: defaults, every class of error, overrides, dump/load round trips."""
+"""Tests for nnlearn.runs.config: defaults, every class of error, overrides, dump/load round trips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nnlearn.config import (
+from nnlearn.errors import ConfigError
+from nnlearn.runs.config import (
     ACTIVATION_NAMES,
     INIT_NAMES,
     LOSS_NAMES,
@@ -22,7 +23,6 @@ from nnlearn.config import (
     set_dotted,
     yaml_load,
 )
-from nnlearn.errors import ConfigError
 
 MINIMAL = "data:\n  train: train.csv\n  target: y\n"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "config.md"

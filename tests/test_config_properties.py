@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnlearn.config import (
+from nnlearn.errors import ConfigError
+from nnlearn.runs.config import (
     ACTIVATION_NAMES,
     MONITOR_NAMES,
     OPTIMIZER_PARAMS,
@@ -21,7 +22,6 @@ from nnlearn.config import (
     set_dotted,
     yaml_load,
 )
-from nnlearn.errors import ConfigError
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -247,7 +247,7 @@ def test_a_deep_bug_is_not_mistaken_for_bad_input(workdir, monkeypatch, exc):
     def evaluate(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr("nnlearn.runs.evaluate", evaluate)
+    monkeypatch.setattr("nnlearn.runs.run.evaluate", evaluate)
     result = invoke("eval", "run", "--data", "data.csv")
     assert result.exit_code == 1, result.output
     assert "internal error" in result.output and "bug" in result.output

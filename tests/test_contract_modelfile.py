@@ -270,9 +270,9 @@ def good_model(model_files):
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_any_metadata_gives_a_usable_model_or_a_model_file_error(good_model, data):
-    from nnlearn import runs
     from nnlearn.errors import ModelFileError
-    from nnlearn.modelfile import load_model, save_arrays
+    from nnlearn.runs import run as runs
+    from nnlearn.runs.modelfile import load_model, save_arrays
 
     folder, arrays, meta, paths, table = good_model
     meta = json.loads(json.dumps(meta))

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, assert_clean_error, run_cli
 
-from nnlearn import runs
-from nnlearn.config import load_config
 from nnlearn.errors import ConfigError
-from nnlearn.training import Callback
+from nnlearn.nn.training import Callback
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
 
 #: The documented way to train digits with Adam (docs/training.md shows the same command).
 DIGITS_ADAM = ("training.optimizer=adam", "training.learning_rate=0.001")

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnlearn import csvfast, csvread
+from nnlearn.data import fastparse as csvfast
 from nnlearn.data import read_csv
+from nnlearn.data import reader as csvread
 from nnlearn.errors import DataError
 
 # Cells chosen to hit one route each; the comment says which.

@@ -9,7 +9,6 @@ import os
 import numpy as np
 import pytest
 
-from nnlearn import csvread
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -20,6 +19,7 @@ from nnlearn.data import (
     regression_targets,
     split_indices,
 )
+from nnlearn.data import reader as csvread
 from nnlearn.errors import ConfigError, DataError
 
 

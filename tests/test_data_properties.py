@@ -15,8 +15,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnlearn import csvread
 from nnlearn.data import read_csv
+from nnlearn.data import reader as csvread
 from nnlearn.errors import DataError
 
 SETTINGS = settings(

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, run_cli
 
-from nnlearn import runs
-from nnlearn.config import load_config
-from nnlearn.diagnostics import COLUMNS, Diagnostics
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
+from nnlearn.runs.diagnostics import COLUMNS, Diagnostics
 
 
 def _fit(config: str, *overrides: str, before_fit=None):

@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS, run_cli
 
-from nnlearn import runs, training
 from nnlearn.cli import cli
-from nnlearn.config import load_config
-from nnlearn.explain import explain_step, format_explanation
+from nnlearn.nn import training
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
+from nnlearn.teach.explain import explain_step, format_explanation
 
 # "  dense_1.W[1,1] = -0.1533 − 0.5 × 0.04773 = -0.1772"
 UPDATE = re.compile(r"^\s+(dense_\d+)\.W\[(\d+),(\d+)\] = (\S+) − ([\d.e-]+) × \(?([-\d.e]+)\)?"

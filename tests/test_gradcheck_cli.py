@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from conftest import CONFIGS, run_cli
 
 from nnlearn.cli import cli
-from nnlearn.config import load_config
 from nnlearn.errors import GradCheckFailed
-from nnlearn.gradcheck import DEFAULT_MAX_ENTRIES, check_config, raise_if_failed
-from nnlearn.layers import Dense, Tanh
+from nnlearn.nn.layers import Dense, Tanh
+from nnlearn.runs.config import load_config
+from nnlearn.teach.gradcheck import DEFAULT_MAX_ENTRIES, check_config, raise_if_failed
 
 BUNDLED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 

@@ -7,10 +7,10 @@ dL/d(output) = r is an arbitrary upstream gradient, exactly what backward receiv
 import numpy as np
 import pytest
 
-from nnlearn.gradcheck import check_network, numeric_gradient, relative_error
-from nnlearn.layers import ACTIVATIONS, Dense, Dropout
-from nnlearn.losses import LOSSES, MAE, MSE, SigmoidBCE, SoftmaxCrossEntropy
-from nnlearn.network import Sequential, build_mlp
+from nnlearn.nn.layers import ACTIVATIONS, Dense, Dropout
+from nnlearn.nn.losses import LOSSES, MAE, MSE, SigmoidBCE, SoftmaxCrossEntropy
+from nnlearn.nn.network import Sequential, build_mlp
+from nnlearn.teach.gradcheck import check_network, numeric_gradient, relative_error
 
 TOL = 1e-7
 SEEDS = [0, 1, 2]
@@ -175,7 +175,7 @@ def test_whole_network_gradient_matches_finite_differences(seed, loss_name, n_ou
 
 
 def test_gradcheck_catches_a_wrong_derivative(monkeypatch):
-    from nnlearn import layers
+    from nnlearn.nn import layers
 
     monkeypatch.setattr(layers.Tanh, "backward", lambda self, g: g * (1 - self._y))  # wrong f'
     rng = np.random.default_rng(0)

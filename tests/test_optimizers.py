@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.optimizers import (
+from nnlearn.nn.optimizers import (
     OPTIMIZERS,
     SGD,
     Adagrad,

@@ -17,11 +17,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS, DATA, ROOT, assert_clean_error, run_cli
 
-from nnlearn import plotting, runs
 from nnlearn.cli import cli
-from nnlearn.config import load_config
 from nnlearn.data import read_csv
 from nnlearn.errors import NnlearnError
+from nnlearn.plots import png as plotting
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

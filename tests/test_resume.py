@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, ROOT, assert_clean_error, run_cli
 
-from nnlearn import runs
-from nnlearn.config import load_config
 from nnlearn.errors import NnlearnError, TrainingInterrupted
-from nnlearn.modelfile import load_arrays, load_model
-from nnlearn.training import Callback
+from nnlearn.nn.training import Callback
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
+from nnlearn.runs.modelfile import load_arrays, load_model
 
 # name -> (bundled config, overrides). Every case changes its learning rate during training.
 CASES = {
@@ -300,7 +300,7 @@ def test_init_from_refuses_another_architecture_before_writing(references, tmp_p
 
 def _write_config(path: Path, case: str, *extra: str) -> Path:
     """A config file equal to ``_cfg(case)``: the resolved config, written out."""
-    from nnlearn.config import dump_config
+    from nnlearn.runs.config import dump_config
 
     path.write_text(dump_config(_cfg(case, *extra)))
     return path

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.schedules import (
+from nnlearn.nn.schedules import (
     SCHEDULES,
     Constant,
     Cosine,

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlearn.layers import Dense
-from nnlearn.losses import LOSSES, MAE, MSE, SigmoidBCE, SoftmaxCrossEntropy, softmax
-from nnlearn.network import build_mlp
-from nnlearn.optimizers import SGD, make_optimizer
-from nnlearn.training import Split, Trainer, train_step
+from nnlearn.nn.layers import Dense
+from nnlearn.nn.losses import LOSSES, MAE, MSE, SigmoidBCE, SoftmaxCrossEntropy, softmax
+from nnlearn.nn.network import build_mlp
+from nnlearn.nn.optimizers import SGD, make_optimizer
+from nnlearn.nn.training import Split, Trainer, train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 

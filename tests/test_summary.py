@@ -7,10 +7,10 @@ import json
 import numpy as np
 from conftest import CONFIGS, run_cli
 
-from nnlearn import runs
-from nnlearn.config import load_config
-from nnlearn.network import build_mlp
-from nnlearn.summary import format_summary, summarize
+from nnlearn.nn.network import build_mlp
+from nnlearn.runs import run as runs
+from nnlearn.runs.config import load_config
+from nnlearn.teach.summary import format_summary, summarize
 
 
 def _summary(config: str, *overrides: str):

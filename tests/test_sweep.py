@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import CONFIGS, ROOT, assert_clean_error, run_cli
 
-from nnlearn import sweep as sw
 from nnlearn.errors import ConfigError
+from nnlearn.sweeps import sweep as sw
 
 XOR = CONFIGS / "xor.yaml"
 DIABETES = CONFIGS / "diabetes.yaml"
@@ -294,7 +294,7 @@ def test_a_crash_in_the_executor_is_isolated_too(tmp_path):
 
 
 def test_a_bug_inside_a_run_is_recorded_as_an_error(tmp_path, monkeypatch):
-    from nnlearn import runs
+    from nnlearn.runs import run as runs
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("bug")
@@ -436,9 +436,9 @@ def test_worker_processes_get_the_blas_thread_limit(threads):
 
 
 def test_the_sweep_module_does_not_import_numpy():
-    # The worker initializer lives in nnlearn.sweep: importing it must not load numpy, or the
+    # The worker initializer lives in nnlearn.sweeps.sweep: importing it must not load numpy, or the
     # BLAS limit would come too late.
-    code = "import sys, nnlearn.sweep; print('numpy' in sys.modules)"
+    code = "import sys, nnlearn.sweeps.sweep; print('numpy' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     assert proc.stdout.strip() == "False"

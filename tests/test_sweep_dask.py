@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import CONFIGS, ROOT, assert_clean_error, run_cli
 
-from nnlearn import sweep as sw
 from nnlearn.errors import NnlearnError
+from nnlearn.sweeps import sweep as sw
 
 distributed = pytest.importorskip("distributed")
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nnlearn.textplot import (
+from nnlearn.plots.text import (
     ASCII_BLOCKS,
     BLOCKS,
     MARKERS,

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from nnlearn.errors import DivergedError
-from nnlearn.losses import MSE, SigmoidBCE, SoftmaxCrossEntropy
-from nnlearn.network import build_mlp
-from nnlearn.optimizers import SGD
-from nnlearn.training import EarlyStopping, Split, Trainer, train_step
+from nnlearn.nn.losses import MSE, SigmoidBCE, SoftmaxCrossEntropy
+from nnlearn.nn.network import build_mlp
+from nnlearn.nn.optimizers import SGD
+from nnlearn.nn.training import EarlyStopping, Split, Trainer, train_step
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
@@ -135,7 +135,7 @@ def test_layer_and_loss_math_has_no_python_loops():
     import ast
     import inspect
 
-    from nnlearn import layers, losses
+    from nnlearn.nn import layers, losses
 
     for module in (layers, losses):
         tree = ast.parse(inspect.getsource(module))

@@ -4,7 +4,7 @@ A run folder's ``config.yaml`` is the resolved config as ``dump_config`` writes 
 written as null), so two runs differ in a key exactly when their settings differ there. It is
 flattened to dotted keys (``training.optimizer.momentum``); lists (``model.hidden``) are one
 value. Metrics come from ``metrics.json`` with the names a sweep uses (``val_accuracy`` is
-``metrics["val"]["accuracy"]``, see :func:`nnlearn.sweep.flat_metrics`), plus ``status``,
+``metrics["val"]["accuracy"]``, see :func:`nnlearn.sweeps.sweep.flat_metrics`), plus ``status``,
 ``epochs``, ``stopped`` and (for a failed run) ``error``. Nothing here imports numpy.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnlearn.config import yaml_load
 from nnlearn.errors import ConfigError, NnlearnError
-from nnlearn.sweep import CONFIG_FILE, METRIC_NAMES, METRICS_FILE, flat_metrics
+from nnlearn.runs.config import yaml_load
+from nnlearn.sweeps.sweep import CONFIG_FILE, METRIC_NAMES, METRICS_FILE, flat_metrics
 
 __all__ = ["Comparison", "RunInfo", "compare_runs", "format_comparison", "read_run"]
 

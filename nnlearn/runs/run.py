@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn import atomicio
-from nnlearn.config import dump_config, resolve, yaml_load
+from nnlearn.runs import atomicio
+from nnlearn.runs.config import dump_config, resolve, yaml_load
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -39,13 +39,13 @@ from nnlearn.data import (
     split_indices,
 )
 from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
-from nnlearn.metrics import classification_metrics, regression_metrics
-from nnlearn.model import Model
-from nnlearn.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
-from nnlearn.network import build_mlp
-from nnlearn.optimizers import make_optimizer
-from nnlearn.schedules import make_schedule
-from nnlearn.training import Callback, EarlyStopping, Split, Trainer
+from nnlearn.runs.metrics import classification_metrics, regression_metrics
+from nnlearn.runs.model import Model
+from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
+from nnlearn.nn.network import build_mlp
+from nnlearn.nn.optimizers import make_optimizer
+from nnlearn.nn.schedules import make_schedule
+from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -234,7 +234,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
         all_callbacks.append(EarlyStopping(es["monitor"], es["mode"], es["patience"],
                                            es["min_delta"], es["restore_best_weights"]))
     if t.get("diagnostics"):
-        from nnlearn.diagnostics import Diagnostics
+        from nnlearn.runs.diagnostics import Diagnostics
 
         all_callbacks.append(Diagnostics(train))
     all_callbacks.extend(callbacks)
@@ -539,7 +539,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
 
 def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
     """Write diagnostics.csv when ``training.diagnostics`` is on; return its warnings."""
-    from nnlearn.diagnostics import Diagnostics
+    from nnlearn.runs.diagnostics import Diagnostics
 
     diag = next((cb for cb in p.trainer.callbacks if isinstance(cb, Diagnostics)), None)
     if diag is None:

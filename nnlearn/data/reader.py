@@ -8,7 +8,7 @@ How a CSV file is read
 Two readers share one contract and one number grammar.
 
 * The **fast path** reads the file in chunks of whole lines and converts every numeric cell of a
-  chunk with vectorised numpy arithmetic (:mod:`nnlearn.csvfast`). It only accepts chunks it
+  chunk with vectorised numpy arithmetic (:mod:`nnlearn.data.fastparse`). It only accepts chunks it
   can prove are clean: quotes only around whole fields without commas or newlines inside them
   (R's ``write.csv`` style), no stray carriage returns, every line with the same
   number of fields, every numeric cell matching the grammar below and finite. The moment it sees
@@ -56,9 +56,8 @@ from functools import partial
 
 import numpy as np
 
-from nnlearn.csvfast import Parsed, Unclean, parse_chunk, parse_numbers
+from nnlearn.data.fastparse import Parsed, Unclean, parse_chunk, parse_numbers
 from nnlearn.errors import DataError
-from nnlearn.threads import ENV_VARS, threads_from_env
 
 __all__ = ["Table", "read_csv"]
 
@@ -134,7 +133,7 @@ def read_csv(
         weight_column: optional column of non-negative, finite sample weights.
         threads: at most this many threads parse chunks at once (the result is the same for
             any number). None: ``$NNLEARN_THREADS``, else the thread count ``--threads`` gives
-            BLAS (``$OMP_NUM_THREADS`` and kin, see :mod:`nnlearn.threads`), else the CPUs
+            BLAS (``$OMP_NUM_THREADS`` and kin, see :mod:`nnlearn.runs.threads`), else the CPUs
             this process may run on, at most 4.
 
     Raises:
@@ -484,9 +483,23 @@ def _thread_budget(threads: int | None) -> int:
     the CPUs this process may use, nor _MAX_THREADS (beyond that the reader waits on the file
     and on the GIL rather than computing)."""
     if threads is None:
-        threads = threads_from_env(("NNLEARN_THREADS", *ENV_VARS))
+        threads = _threads_from_env()
     cpus = _threads_worth_using()
     return max(1, min(threads or cpus, cpus, _MAX_THREADS))
+
+
+#: the variables through which BLAS libraries read their thread count
+ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _threads_from_env() -> int | None:
+    """The first positive integer among $NNLEARN_THREADS and the BLAS thread variables."""
+    for name in ("NNLEARN_THREADS", *ENV_VARS):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
 
 
 def _threads_worth_using() -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from nnlearn.layers import Dense, Dropout, Layer
+from nnlearn.nn.layers import Dense, Dropout, Layer
 
 #: how the fused loss turns the last layer's raw output into what it compares with the target
 OUTPUT_FUNCTION = {

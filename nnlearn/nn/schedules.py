@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.registry import check_number, lookup, settings_of
+from nnlearn.nn.registry import check_number, lookup, settings_of
 
 __all__ = [
     "SCHEDULES",

@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn import atomicio, textplot
 from nnlearn.data import Table, read_csv
 from nnlearn.errors import NnlearnError
-from nnlearn.model import Model
+from nnlearn.plots import text as textplot
+from nnlearn.runs import atomicio
+from nnlearn.runs.model import Model
 
 INSTALL_HINT = "pip install 'nnlearn[plot]'"
 #: Default file names, written into the run (or sweep) folder when no output path is given.
@@ -56,7 +57,7 @@ def expand_runs(paths: Sequence[str | os.PathLike]) -> list[Path]:
     folder is a sweep folder and stands for every run folder below it (in natural order).
 
     Raises NnlearnError for a path that is neither."""
-    from nnlearn.runs import HISTORY_FILE
+    from nnlearn.runs.run import HISTORY_FILE
 
     found: list[Path] = []
     for p in map(Path, paths):
@@ -115,7 +116,7 @@ class Curves:
 
 def read_history_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """history.csv -> {column: (n_epochs,) float64 array}; empty cells become NaN."""
-    from nnlearn.runs import read_history
+    from nnlearn.runs.run import read_history
 
     rows = read_history(Path(path))
     columns: list[str] = []
@@ -221,8 +222,8 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
     history metric with or without its split prefix (``accuracy``, ``val_rmse``) or any other
     column (``lr`` shows the schedule); default accuracy for classification, R² for regression.
     """
-    from nnlearn.config import yaml_load
-    from nnlearn.runs import CONFIG_FILE, HISTORY_FILE
+    from nnlearn.runs.config import yaml_load
+    from nnlearn.runs.run import CONFIG_FILE, HISTORY_FILE
 
     run_dirs = expand_runs(paths)
     histories, configs = [], []
@@ -315,7 +316,7 @@ class Confusion:
 def confusion_data(model: Model, table: Table) -> Confusion:
     """The confusion matrix of ``model`` on a labelled ``table`` (the same numbers
     ``nnlearn eval`` prints, from the same function)."""
-    from nnlearn.runs import evaluate
+    from nnlearn.runs.run import evaluate
 
     _require_classifier(model, "a confusion matrix")
     m = evaluate(model, table)
@@ -326,7 +327,7 @@ def confusion_data(model: Model, table: Table) -> Confusion:
 def _run_and_table(run: str | os.PathLike, data: str | os.PathLike | None,
                    split: str) -> tuple[Model, Table]:
     """The run's model and a labelled table: ``data``, else the config's ``data.<split>``."""
-    from nnlearn.runs import load_run
+    from nnlearn.runs.run import load_run
 
     model, cfg = load_run(run)
     if data is None:

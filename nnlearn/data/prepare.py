@@ -9,12 +9,12 @@ Everything after reading works on arrays: :func:`infer_task`, :class:`LabelEncod
 Reading lives in two modules of its own, and ``read_csv`` and ``Table`` are re-exported here so
 that callers import everything from ``nnlearn.data``:
 
-* :mod:`nnlearn.csvread` -- ``read_csv`` and ``Table``: header and column selection, the chunked
+* :mod:`nnlearn.data.reader` -- ``read_csv`` and ``Table``: header and column selection, the chunked
   fast path, and the ``csv``-module slow path that reports the first problem by line and column;
-* :mod:`nnlearn.csvfast` -- the vectorised bytes -> float64 parser the fast path runs on.
+* :mod:`nnlearn.data.fastparse` -- the vectorised bytes -> float64 parser the fast path runs on.
 
 Target cells are judged by the same number grammar, and converted by the same parser, as
-feature cells (the grammar is stated in :mod:`nnlearn.csvread`).
+feature cells (the grammar is stated in :mod:`nnlearn.data.reader`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from nnlearn.csvfast import parse_numbers
-from nnlearn.csvread import _CELL_SPACE, _NUMBER_RE, Table, _cell_number, _shown, read_csv
+from nnlearn.data.fastparse import parse_numbers
+from nnlearn.data.reader import _CELL_SPACE, _NUMBER_RE, Table, _cell_number, _shown, read_csv
 from nnlearn.errors import ConfigError, DataError
 
 __all__ = [

@@ -12,7 +12,7 @@ Optimizers know nothing about layers. They see a flat list of parameter objects,
            optimizer must never rebind ``param.value``)
     grad   ndarray of the same shape, already the batch MEAN of dL/dW (losses divide by n,
            so the optimizer never sees the batch size)
-    zero_grad()  sets grad to zero (``nnlearn.layers.Parameter`` does it lazily)
+    zero_grad()  sets grad to zero (``nnlearn.nn.layers.Parameter`` does it lazily)
 
 Conventions shared by every optimizer (PyTorch's, stated exactly in each class):
 
@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.registry import check_number, lookup
+from nnlearn.nn.registry import check_number, lookup
 
 __all__ = [
     "OPTIMIZERS",
@@ -62,7 +62,7 @@ StateDict = dict[str, "np.ndarray | float | int"]
 
 
 class Param(Protocol):
-    """What an optimizer needs from a parameter (``nnlearn.layers.Parameter`` satisfies it)."""
+    """What an optimizer needs from a parameter (``nnlearn.nn.layers.Parameter`` satisfies it)."""
 
     name: str
     value: np.ndarray

@@ -27,8 +27,8 @@ import warnings
 
 import numpy as np
 
-from nnlearn.layers import Dense, Dropout
-from nnlearn.training import Callback, Split
+from nnlearn.nn.layers import Dense, Dropout
+from nnlearn.nn.training import Callback, Split
 
 METRICS = ("weight_norm", "grad_norm", "update_ratio", "step_ratio", "dead_fraction",
            "saturated_fraction")

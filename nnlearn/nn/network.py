@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ConfigError
-from nnlearn.layers import (
+from nnlearn.nn.layers import (
     ACTIVATIONS,
     DEFAULT_INIT,
     Dense,

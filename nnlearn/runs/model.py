@@ -10,8 +10,8 @@ import numpy as np
 
 from nnlearn import __version__
 from nnlearn.data import LabelEncoder, Standardizer
-from nnlearn.losses import Loss, make_loss
-from nnlearn.network import Sequential
+from nnlearn.nn.losses import Loss, make_loss
+from nnlearn.nn.network import Sequential
 
 FORMAT = "nnlearn-model"
 FORMAT_VERSION = 1

@@ -179,7 +179,9 @@ def check_config(
     tensors larger than ``max_entries`` are drawn from a generator seeded with ``seed``, so a
     failure reproduces exactly. Dropout is off (evaluation mode) so the loss is deterministic.
     """
-    from nnlearn import runs  # runs needs the whole library; keep this module light to import
+    from nnlearn.runs import (
+        run as runs,  # runs needs the whole library; keep this module light to import
+    )
 
     if samples < 1:
         raise ValueError("samples must be >= 1")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ConfigError, DivergedError
-from nnlearn.optimizers import clip_grad_norm, clip_grad_value
+from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
 
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,

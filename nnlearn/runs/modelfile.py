@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn import atomicio
+from nnlearn.runs import atomicio
 from nnlearn.errors import ModelFileError, NnlearnError
-from nnlearn.model import FORMAT, FORMAT_VERSION, Model
-from nnlearn.network import Sequential
+from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
+from nnlearn.nn.network import Sequential
 
 META_KEY = "meta.json"
 

@@ -45,9 +45,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nnlearn import atomicio
-from nnlearn.config import dump_config, resolve, set_dotted, yaml_load
 from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted
+from nnlearn.runs import atomicio
+from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
 
 __all__ = [
     "EXIT_RUNS_FAILED",
@@ -76,7 +76,7 @@ EXIT_RUNS_FAILED = 5
 
 MANIFEST_FILE = "manifest.json"
 RESULTS_FILE = "results.csv"
-CONFIG_FILE = "config.yaml"    # the same names nnlearn.runs writes (kept here so that
+CONFIG_FILE = "config.yaml"    # the same names nnlearn.runs.run writes (kept here so that
 METRICS_FILE = "metrics.json"  # this module does not import numpy)
 
 SWEEP_KEYS = ("base", "set", "grid", "runs", "random", "seeds", "metric")
@@ -467,7 +467,7 @@ def _check_metric_fits(sf: _SweepFile, metric: str, cfg: Mapping[str, Any], labe
 def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read a sweep file, expand its variants and resolve the config of every run.
 
-    Nothing is written. Every (variant, seed) is validated with nnlearn.config's own rules
+    Nothing is written. Every (variant, seed) is validated with nnlearn.runs.config's own rules
     before any run starts, so a typo in the 30th variant fails now, not after 29 runs. Errors
     are ConfigErrors that name the sweep file and where in it the bad value came from
     (``grid.training.learning_rate[2]``, ``runs[1].model.hidden``, ``random.space...``).
@@ -616,7 +616,7 @@ def _worker_init(blas_threads: int | None) -> None:
     """Initializer of the local worker processes: BLAS threads first (numpy is not loaded yet
     in a fresh spawned process), and Ctrl-C ignored while idle (see run_one)."""
     global _IN_POOL_WORKER
-    from nnlearn.threads import set_blas_threads
+    from nnlearn.runs.threads import set_blas_threads
 
     set_blas_threads(blas_threads)
     _IN_POOL_WORKER = True
@@ -682,7 +682,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     and even bugs are caught and written into the run's metrics.json, so one run cannot stop the
     sweep. Runs in worker processes, Dask workers or threads alike.
     """
-    from nnlearn import runs
+    from nnlearn.runs import run as runs
 
     started = time.perf_counter()
     handle_sigint = _IN_POOL_WORKER and threading.current_thread() is threading.main_thread()
@@ -712,7 +712,7 @@ def _blas_env(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
-    from nnlearn.threads import ENV_VARS
+    from nnlearn.runs.threads import ENV_VARS
 
     saved = {var: os.environ.get(var) for var in ENV_VARS}
     os.environ.update({var: str(threads) for var in ENV_VARS})

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import NnlearnError
-from nnlearn.layers import Dense, Dropout, Layer
-from nnlearn.optimizers import SGD
-from nnlearn.training import train_step
+from nnlearn.nn.layers import Dense, Dropout, Layer
+from nnlearn.nn.optimizers import SGD
+from nnlearn.nn.training import train_step
 
 #: f'(z), written the way each activation layer computes it in backward
 LOCAL_DERIVATIVE = {
@@ -229,7 +229,7 @@ def _rule(opt) -> tuple[str, float | None]:
                 f"v = dL/dW, so W ← W − learning_rate × {1 + opt.momentum:g} × dL/dW"), \
             opt.lr * (1 + opt.momentum)
     doc = (type(opt).__doc__ or type(opt).__name__).strip().splitlines()[0]
-    return f"{doc} The step Δ below is the optimizer's (see nnlearn/optimizers.py).", None
+    return f"{doc} The step Δ below is the optimizer's (see nnlearn/nn/optimizers.py).", None
 
 
 def _updates(network, before: dict[str, np.ndarray], opt, k: int) -> list[WeightUpdate]:

@@ -6,7 +6,7 @@ Converting numeric cells is nearly all the work of reading a numeric CSV file, a
 module followed by ``float()`` costs Python-level work for every cell. Here a whole chunk of
 lines is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows or
 cells. Speed may not cost exactness: every value is the correctly rounded double, bit-identical
-to ``float(cell)``, so the fast and the slow reader of :mod:`nnlearn.csvread` agree bit for bit
+to ``float(cell)``, so the fast and the slow reader of :mod:`nnlearn.data.reader` agree bit for bit
 and a trained model never depends on which of them read its data.
 
 How
@@ -38,7 +38,7 @@ What it accepts
 ---------------
 Only chunks it can prove clean: valid UTF-8 without NUL bytes, CRLF or LF line endings, quotes
 only around whole fields without commas or newlines inside them, every line with ``ncols``
-fields, every numeric cell matching the grammar stated in :mod:`nnlearn.csvread` and finite,
+fields, every numeric cell matching the grammar stated in :mod:`nnlearn.data.reader` and finite,
 every string cell non-empty. Anything else raises :class:`Unclean`, and the caller lets the
 ``csv`` module read the file and report the first problem by line and column.
 

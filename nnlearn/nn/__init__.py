@@ -1,0 +1,1 @@
+"""The lesson: a multi-layer perceptron, its backprop and its optimizers, in plain numpy."""
