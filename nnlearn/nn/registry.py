@@ -30,10 +30,12 @@ def lookup(spec: Mapping[str, Any] | str, registry: Mapping[str, type], *, key: 
     if not isinstance(spec, Mapping):
         raise ConfigError(f"must be a name or a mapping with 'name', got {spec!r}", key=key)
     name = spec.get("name")
-    if not isinstance(name, str) or name.lower() not in registry:
+    if not isinstance(name, str) or name not in registry:
+        # Names are matched exactly, as the config schema matches them: 'Adam' is refused in
+        # both places rather than accepted in one.
         raise ConfigError(f"unknown {kind} {name!r}", key=key,
                           hint=f"choose one of: {', '.join(registry)}")
-    cls = registry[name.lower()]
+    cls = registry[name]
     allowed = settings_of(cls, skip)
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     for k in kwargs:

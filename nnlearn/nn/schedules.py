@@ -239,8 +239,8 @@ class Plateau(Schedule):
     def __init__(
         self,
         base_lr: float,
-        factor: float = 0.5,
-        patience: int = 5,
+        factor: float = 0.1,
+        patience: int = 10,
         cooldown: int = 0,
         min_lr: float = 0.0,
         monitor: str = "val_loss",

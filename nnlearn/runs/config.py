@@ -23,12 +23,15 @@ afternoon; refusing it costs one line.
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import math
 import numbers
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
 import yaml
@@ -36,12 +39,7 @@ import yaml
 from nnlearn.errors import ConfigError
 
 __all__ = [
-    "ACTIVATION_NAMES",
-    "INIT_NAMES",
-    "LOSS_NAMES",
     "MONITOR_NAMES",
-    "OPTIMIZER_PARAMS",
-    "SCHEDULE_PARAMS",
     "TASK_NAMES",
     "apply_overrides",
     "dump_config",
@@ -56,18 +54,6 @@ __all__ = [
 # Names the rest of nnlearn registers (activations, losses, initialisers, optimizers, schedules)
 # --------------------------------------------------------------------------------------------
 
-ACTIVATION_NAMES: tuple[str, ...] = (
-    "relu", "leaky_relu", "sigmoid", "tanh", "identity", "elu", "gelu", "softplus",
-)
-#: Activations whose units are (mostly) half-rectified, so He initialisation keeps the variance
-#: of the pre-activations steady from layer to layer; the rest get Xavier/Glorot.
-RELU_FAMILY: tuple[str, ...] = ("relu", "leaky_relu", "elu", "gelu", "softplus")
-#: Real losses; the config also accepts ``auto`` (the trainer picks one from the task).
-LOSS_NAMES: tuple[str, ...] = ("cross_entropy", "bce", "mse", "mae")
-CLASSIFICATION_LOSSES: tuple[str, ...] = ("cross_entropy", "bce")
-REGRESSION_LOSSES: tuple[str, ...] = ("mse", "mae")
-#: Real initialisers; the config also accepts ``auto`` and resolves it per layer.
-INIT_NAMES: tuple[str, ...] = ("he", "xavier")
 #: Real tasks; the config also accepts ``auto`` (the trainer infers it from the target column).
 TASK_NAMES: tuple[str, ...] = ("classification", "regression")
 #: Quantities early stopping and the plateau schedule may watch.
@@ -232,16 +218,19 @@ def _boolean(value: Any, key: str, ctx: _Ctx) -> bool:
     ctx.fail(key, f"expected true or false, got {_show(value)}")
 
 
-def _choice(choices: Sequence[str], *, nullable: bool = False) -> Validator:
-    listed = ", ".join(choices) + (", or null" if nullable else "")
+def _choice(choices: Sequence[str] | Callable[[], Sequence[str]], *,
+            nullable: bool = False) -> Validator:
+    """One of ``choices`` (or a function giving them, for names read from the registries)."""
 
     def check(value: Any, key: str, ctx: _Ctx) -> str | None:
+        names = choices() if callable(choices) else choices
+        listed = ", ".join(names) + (", or null" if nullable else "")
         if value is None and nullable:
             return None
-        if isinstance(value, str) and value in choices:
+        if isinstance(value, str) and value in names:
             return str(value)
         ctx.fail(key, f"expected one of {listed}; got {_show(value)}"
-                 f"{_did_you_mean(value, choices)}")
+                 f"{_did_you_mean(value, names)}")
 
     return check
 
@@ -323,16 +312,45 @@ _unit_interval = _number(0.0, 1.0, hi_open=True)  # momentum, betas, rho: [0, 1)
 _positive = _number(0.0, lo_open=True)
 _non_negative = _number(0.0)
 
-_OPTIMIZER_SPECS: dict[str, dict[str, tuple[Any, Validator]]] = {
-    "sgd": {"momentum": (0.0, _unit_interval), "nesterov": (False, _boolean)},
-    "adagrad": {"eps": (1.0e-8, _positive), "initial_accumulator": (0.0, _non_negative)},
-    "rmsprop": {"rho": (0.9, _unit_interval), "eps": (1.0e-8, _positive),
-                "momentum": (0.0, _unit_interval)},
-    "adam": {"beta1": (0.9, _unit_interval), "beta2": (0.999, _unit_interval),
-             "eps": (1.0e-8, _positive)},
-    "adamw": {"beta1": (0.9, _unit_interval), "beta2": (0.999, _unit_interval),
-              "eps": (1.0e-8, _positive)},
+#: How the config checks each setting an optimizer or schedule class takes, by the setting's
+#: name. The names and defaults themselves come from the classes' constructors (below); a test
+#: fails if a class takes a setting that has no check here.
+_SETTING_CHECKS: dict[str, Validator] = {
+    "momentum": _unit_interval,
+    "nesterov": _boolean,
+    "rho": _unit_interval,
+    "beta1": _unit_interval,
+    "beta2": _unit_interval,
+    "eps": _positive,
+    "initial_accumulator": _non_negative,
+    "step_size": _integer(1),
+    "gamma": _number(0.0, 1.0, lo_open=True),
+    "warmup_epochs": _integer(0),
+    "min_lr": _non_negative,
+    "power_t": _non_negative,
+    "factor": _number(0.0, 1.0, lo_open=True, hi_open=True),
+    "patience": _integer(0),
+    "cooldown": _integer(0),
+    "min_delta": _non_negative,
 }
+
+#: Constructor arguments the config does not set inside ``training.optimizer`` or
+#: ``training.schedule``: they come from other keys (learning_rate, weight_decay, epochs).
+_OPTIMIZER_FROM_ELSEWHERE = ("params", "lr", "weight_decay")
+_SCHEDULE_FROM_ELSEWHERE = ("base_lr", "total_epochs")
+
+
+def _specs_from(registry: Mapping[str, type], skip: tuple[str, ...],
+                extra_checks: Mapping[str, Validator] | None = None,
+                ) -> dict[str, dict[str, tuple[Any, Validator]]]:
+    """name -> {setting: (the constructor's default, its check)} for every class of a registry."""
+    checks = {**_SETTING_CHECKS, **(extra_checks or {})}
+    specs: dict[str, dict[str, tuple[Any, Validator]]] = {}
+    for name, cls in registry.items():
+        params = inspect.signature(cls.__init__).parameters
+        specs[name] = {s: (p.default, checks[s]) for s, p in params.items()
+                       if s != "self" and s not in skip}
+    return specs
 
 
 def _monitor(value: Any, key: str, ctx: _Ctx) -> str:
@@ -341,31 +359,46 @@ def _monitor(value: Any, key: str, ctx: _Ctx) -> str:
 
 _MODE_CHOICES = ("auto", "min", "max")
 
-_SCHEDULE_SPECS: dict[str, dict[str, tuple[Any, Validator]]] = {
-    "constant": {},
-    "step": {"step_size": (10, _integer(1)), "gamma": (0.1, _number(0.0, 1.0, lo_open=True))},
-    "exponential": {"gamma": (0.95, _number(0.0, 1.0, lo_open=True))},
-    "cosine": {"warmup_epochs": (0, _integer(0)), "min_lr": (0.0, _non_negative)},
-    "invscaling": {"power_t": (0.5, _non_negative)},
-    "plateau": {
-        "factor": (0.1, _number(0.0, 1.0, lo_open=True, hi_open=True)),
-        "patience": (10, _integer(0)),
-        "cooldown": (0, _integer(0)),
-        "min_lr": (0.0, _non_negative),
-        "monitor": ("val_loss", _monitor),
-        "mode": ("auto", _choice(_MODE_CHOICES)),
-        "min_delta": (1.0e-4, _non_negative),
-    },
-}
+@functools.cache
+def _lesson() -> SimpleNamespace:
+    """The names and defaults the config accepts, read from the lesson's registries.
 
-#: optimizer name -> {parameter: default}; learning rate and weight decay live in ``training``.
-OPTIMIZER_PARAMS: dict[str, dict[str, Any]] = {
-    name: {p: d for p, (d, _) in spec.items()} for name, spec in _OPTIMIZER_SPECS.items()
-}
-#: schedule name -> {parameter: default}.
-SCHEDULE_PARAMS: dict[str, dict[str, Any]] = {
-    name: {p: d for p, (d, _) in spec.items()} for name, spec in _SCHEDULE_SPECS.items()
-}
+    The registries are the one source: a class added to one of them is a name the config
+    accepts, with the defaults its constructor declares. Read on first use, not at import, so
+    that loading this module (as sweep workers and ``nnlearn --help`` do) does not load numpy.
+    """
+    from nnlearn.nn.layers import ACTIVATIONS, DEFAULT_INIT, INITIALIZERS
+    from nnlearn.nn.losses import LOSSES
+    from nnlearn.nn.optimizers import OPTIMIZERS
+    from nnlearn.nn.schedules import SCHEDULES
+
+    optimizer_specs = _specs_from(OPTIMIZERS, _OPTIMIZER_FROM_ELSEWHERE)
+    schedule_specs = _specs_from(SCHEDULES, _SCHEDULE_FROM_ELSEWHERE,
+                                 {"monitor": _monitor, "mode": _choice(_MODE_CHOICES)})
+    classification = tuple(n for n, cls in LOSSES.items() if cls.task == "classification")
+    return SimpleNamespace(
+        ACTIVATION_NAMES=tuple(ACTIVATIONS),
+        # He initialisation for the (mostly) half-rectified units, Xavier/Glorot for the rest.
+        RELU_FAMILY=tuple(a for a, init in DEFAULT_INIT.items() if init == "he"),
+        LOSS_NAMES=tuple(LOSSES),
+        CLASSIFICATION_LOSSES=classification,
+        REGRESSION_LOSSES=tuple(n for n in LOSSES if n not in classification),
+        INIT_NAMES=tuple(INITIALIZERS),
+        optimizer_specs=optimizer_specs,
+        schedule_specs=schedule_specs,
+        #: optimizer name -> {parameter: default}; lr and weight decay live in ``training``.
+        OPTIMIZER_PARAMS={name: {p: d for p, (d, _) in spec.items()}
+                          for name, spec in optimizer_specs.items()},
+        SCHEDULE_PARAMS={name: {p: d for p, (d, _) in spec.items()}
+                         for name, spec in schedule_specs.items()},
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """``config.ACTIVATION_NAMES`` and the other registry-derived tables, read on first use."""
+    if name.isupper() and hasattr(_lesson(), name):
+        return getattr(_lesson(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _named_mapping(
@@ -505,9 +538,9 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
     },
     "model": {
         "hidden": ([16, 16], _hidden),
-        "activation": ("relu", _choice(ACTIVATION_NAMES)),
+        "activation": ("relu", _choice(lambda: _lesson().ACTIVATION_NAMES)),
         "dropout": (0.0, _unit_interval),
-        "init": ("auto", _choice(("auto", *INIT_NAMES))),
+        "init": ("auto", _choice(lambda: ("auto", *_lesson().INIT_NAMES))),
         "layers": (None, lambda v, k, c: v),  # checked in _resolve_model (needs the defaults)
     },
     "training": {
@@ -516,10 +549,10 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "batching": (None, _choice(("full", "minibatch", "stochastic"), nullable=True)),
         "learning_rate": (0.01, _positive),
         "optimizer": ("sgd", lambda v, k, c: _named_mapping(
-            v, k, c, kind="optimizer", specs=_OPTIMIZER_SPECS, default_name="sgd")),
+            v, k, c, kind="optimizer", specs=_lesson().optimizer_specs, default_name="sgd")),
         "schedule": ("constant", lambda v, k, c: _named_mapping(
-            v, k, c, kind="schedule", specs=_SCHEDULE_SPECS, default_name="constant")),
-        "loss": ("auto", _choice(("auto", *LOSS_NAMES))),
+            v, k, c, kind="schedule", specs=_lesson().schedule_specs, default_name="constant")),
+        "loss": ("auto", _choice(lambda: ("auto", *_lesson().LOSS_NAMES))),
         "weight_decay": (0.0, _non_negative),
         "clip_grad_norm": (None, _number(0.0, lo_open=True, nullable=True)),
         "clip_grad_value": (None, _number(0.0, lo_open=True, nullable=True)),
@@ -598,7 +631,7 @@ _REQUIRED_HINTS = {
 def _default_init(init: str, activation: str) -> str:
     if init != "auto":
         return init
-    return "he" if activation in RELU_FAMILY else "xavier"
+    return "he" if activation in _lesson().RELU_FAMILY else "xavier"
 
 
 def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx: _Ctx) -> None:
@@ -625,10 +658,10 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
         if "units" not in layer:
             ctx.fail(f"{key}.units", "missing required key", "every layer needs units: <int>")
         units = _integer(1)(layer["units"], f"{key}.units", ctx)
-        activation = _choice(ACTIVATION_NAMES)(layer.get("activation", model["activation"]),
+        activation = _choice(_lesson().ACTIVATION_NAMES)(layer.get("activation", model["activation"]),
                                                f"{key}.activation", ctx)
         dropout = _unit_interval(layer.get("dropout", model["dropout"]), f"{key}.dropout", ctx)
-        init = _choice(("auto", *INIT_NAMES))(layer.get("init", model["init"]),
+        init = _choice(("auto", *_lesson().INIT_NAMES))(layer.get("init", model["init"]),
                                               f"{key}.init", ctx)
         layers.append({"units": units, "activation": activation, "dropout": dropout,
                        "init": _default_init(init, activation)})
@@ -700,13 +733,14 @@ def _cross_checks(cfg: dict[str, Any], ctx: _Ctx) -> None:
     # -- loss vs task
     task, loss = data["task"], training["loss"]
     if task != "auto" and loss != "auto":
-        fitting = CLASSIFICATION_LOSSES if task == "classification" else REGRESSION_LOSSES
+        fitting = (_lesson().CLASSIFICATION_LOSSES if task == "classification"
+                   else _lesson().REGRESSION_LOSSES)
         if loss not in fitting:
             ctx.fail("training.loss", f"loss {loss!r} does not fit data.task {task!r}",
                      f"for {task} use {' or '.join(fitting)} (or loss: auto)")
     implied = (task if task != "auto" else
-               "classification" if loss in CLASSIFICATION_LOSSES else
-               "regression" if loss in REGRESSION_LOSSES else None)
+               "classification" if loss in _lesson().CLASSIFICATION_LOSSES else
+               "regression" if loss in _lesson().REGRESSION_LOSSES else None)
     if training["class_weight"] is not None and implied == "regression":
         ctx.fail("training.class_weight", "class weights need a classification task",
                  "use data.sample_weight to weight regression samples")
@@ -771,12 +805,14 @@ def _union(specs: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
-_SUBKEYS: dict[str, list[str] | None] = {
-    "training.optimizer": _union(_OPTIMIZER_SPECS),
-    "training.schedule": _union(_SCHEDULE_SPECS),
-    "training.early_stopping": list(_EARLY_STOPPING_SPEC),
-    "training.class_weight": None,  # any label
-}
+def _subkeys() -> dict[str, list[str] | None]:
+    """The keys that take sub-keys in ``--set``, and which (None: any)."""
+    return {
+        "training.optimizer": _union(_lesson().optimizer_specs),
+        "training.schedule": _union(_lesson().schedule_specs),
+        "training.early_stopping": list(_EARLY_STOPPING_SPEC),
+        "training.class_weight": None,  # any label
+    }
 
 
 def _parse_key(key: Any, origin: str | None) -> list[str]:
@@ -825,9 +861,10 @@ def _parse_key(key: Any, origin: str | None) -> list[str]:
         raise ConfigError("set the whole list, e.g. "
                           "model.layers=[{units: 32}, {units: 16, activation: tanh}]",
                           key=dotted, path=origin)
-    if field not in _SUBKEYS:
+    subkeys = _subkeys()
+    if field not in subkeys:
         scalar(2)
-    allowed = _SUBKEYS[field]
+    allowed = subkeys[field]
     if allowed is not None and parts[2] not in allowed:
         unknown(2, allowed)
     if len(parts) > 3:
@@ -1056,8 +1093,8 @@ def _ordered(value: Any, order: Sequence[str]) -> dict:
 
 def _derived_layers(model: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     hidden, act, drop, init = (model.get(k) for k in ("hidden", "activation", "dropout", "init"))
-    if not (isinstance(hidden, list) and act in ACTIVATION_NAMES
-            and init in ("auto", *INIT_NAMES)):
+    if not (isinstance(hidden, list) and act in _lesson().ACTIVATION_NAMES
+            and init in ("auto", *_lesson().INIT_NAMES)):
         return None
     return [{"units": u, "activation": act, "dropout": drop, "init": _default_init(init, act)}
             for u in hidden]

@@ -1,0 +1,85 @@
+"""One source of truth: the config accepts exactly the names the lesson's registries hold, with
+the defaults the classes declare, and names are matched the same way in both places."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnlearn.errors import ConfigError
+from nnlearn.nn.layers import ACTIVATIONS, INITIALIZERS, Parameter
+from nnlearn.nn.losses import LOSSES
+from nnlearn.nn.optimizers import OPTIMIZERS, make_optimizer
+from nnlearn.nn.schedules import SCHEDULES, make_schedule
+from nnlearn.runs.config import resolve
+
+BASE = {"data": {"train": "train.csv", "target": "y"}}
+
+
+def _resolved(**training) -> dict:
+    raw = {**BASE, "training": training}
+    return resolve(raw, base_dir=Path("."))["training"]
+
+
+def _public_settings(obj, names) -> dict:
+    return {n: getattr(obj, n) for n in names}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_config_fills_each_optimizer_with_the_class_defaults(name):
+    cls = OPTIMIZERS[name]
+    spec = _resolved(optimizer=name)["optimizer"]
+    settings = {k: v for k, v in spec.items() if k != "name"}
+    signature = inspect.signature(cls.__init__).parameters
+    defaults = {k: signature[k].default for k in settings}
+    assert settings == defaults
+    # The resolved spec builds the same optimizer as the class with no settings at all.
+    p = [Parameter("w", np.zeros(3))]
+    built = make_optimizer(spec, p, lr=0.1, weight_decay=0.0)
+    plain = cls(p, lr=0.1)
+    assert _public_settings(built, settings) == _public_settings(plain, settings)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_config_fills_each_schedule_with_the_class_defaults(name):
+    spec = _resolved(schedule=name, epochs=20)["schedule"]
+    settings = {k: v for k, v in spec.items() if k not in ("name", "mode")}
+    built = make_schedule(spec, 0.1, 20)
+    plain = make_schedule(name, 0.1, 20)
+    assert _public_settings(built, settings) == _public_settings(plain, settings)
+    signature = inspect.signature(SCHEDULES[name].__init__).parameters
+    assert set(spec) - {"name"} == set(signature) - {"self", "base_lr", "total_epochs"}
+
+
+def test_plateau_defaults_are_the_same_in_the_class_and_the_config():
+    spec = _resolved(schedule="plateau")["schedule"]
+    s = make_schedule("plateau", 0.1, 10)
+    assert (spec["factor"], spec["patience"]) == (s.factor, s.patience)
+
+
+def test_config_accepts_exactly_the_registered_names():
+    from nnlearn.runs import config
+
+    assert set(config.ACTIVATION_NAMES) == set(ACTIVATIONS)
+    assert set(config.LOSS_NAMES) == set(LOSSES)
+    assert set(config.INIT_NAMES) == set(INITIALIZERS)
+    assert set(config.OPTIMIZER_PARAMS) == set(OPTIMIZERS)
+    assert set(config.SCHEDULE_PARAMS) == set(SCHEDULES)
+    assert {n for n in LOSSES if LOSSES[n].task == "classification"} == \
+        set(config.CLASSIFICATION_LOSSES)
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD", "Cosine"])
+def test_names_are_matched_exactly_in_the_library_and_the_config(name):
+    p = [Parameter("w", np.zeros(3))]
+    registry_kind = "schedule" if name == "Cosine" else "optimizer"
+    with pytest.raises(ConfigError):
+        _resolved(**{registry_kind: name})
+    with pytest.raises(ConfigError):
+        if registry_kind == "optimizer":
+            make_optimizer(name, p, lr=0.1, weight_decay=0.0)
+        else:
+            make_schedule(name, 0.1, 10)
