@@ -576,7 +576,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"classification needs at least 2 classes; y has 1 class "
-                             f"({self.classes_[0]!r})")
+                             f"({str(self.classes_[0])!r})")
         weights = self._sample_weight(sample_weight, len(X))
         cw = self._class_weights(y_idx)
         if cw is not None:
