@@ -1,0 +1,41 @@
+"""docs/python-api.md stays true: its code blocks run, in order, in one namespace (a later
+block uses an earlier one's variables), in a scratch folder with the bundled ``data/``; each
+``nnlearn ...`` line of a ``bash`` block runs through the real CLI there and must succeed."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from click.testing import CliRunner
+from conftest import DATA, ROOT
+
+from nnlearn.cli import cli
+
+DOC = ROOT / "docs" / "python-api.md"
+BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.DOTALL)
+
+
+def test_the_python_api_examples_run(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("pandas")  # the run-folder example writes a DataFrame to CSV
+    (tmp_path / "data").symlink_to(DATA, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    blocks = BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    assert [kind for kind, _ in blocks].count("python") >= 6
+    namespace: dict = {"__name__": "python_api_doc"}
+    for i, (kind, code) in enumerate(blocks):
+        if kind == "python":
+            exec(compile(code, f"{DOC.name} block {i + 1}", "exec"), namespace)  # noqa: S102 (our own doc)
+            continue
+        for line in code.splitlines():
+            args = shlex.split(line, comments=True)
+            assert args[0] == "nnlearn", line
+            result = CliRunner().invoke(cli, args[1:])
+            assert result.exit_code == 0, (line, result.output)
+    # the bash block's predict wrote what the estimator predicts
+    predicted = (tmp_path / "petal-width.csv").read_text().splitlines()[1:]
+    frame = namespace["frame"][["sepal_length", "sepal_width", "petal_length"]]
+    assert [float(v) for v in predicted] == pytest.approx(namespace["reg"].predict(frame),
+                                                         rel=1e-12)
