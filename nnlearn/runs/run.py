@@ -38,7 +38,14 @@ from nnlearn.data import (
     regression_targets,
     split_indices,
 )
-from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
+from nnlearn.errors import (
+    ConfigError,
+    DataError,
+    DivergedError,
+    NnlearnError,
+    TrainingInterrupted,
+    shown_path,
+)
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
@@ -512,9 +519,9 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         _write_diagnostics(p, run_dir)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
-            f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
+            f"interrupted after {done} complete epochs; checkpoint saved in {shown_path(run_dir)}",
             checkpoint=str(run_dir),
-            hint=f"resume with: nnlearn train --resume {run_dir}") from None
+            hint=f"resume with: nnlearn train --resume {shown_path(run_dir)}") from None
     except DivergedError as exc:
         _write_diagnostics(p, run_dir)
         write_history(run_dir / HISTORY_FILE, p.trainer.history)
