@@ -79,7 +79,8 @@ def test_persistent_lines_every_n_epochs_first_and_last_without_a_terminal():
     for epoch in range(1, 24):
         progress.update({**LOGS, "epoch": epoch})
     progress.close()
-    epochs = [int(m.group(1)) for m in re.finditer(r"^epoch (\d+)/23 ", buf.getvalue(), re.M)]
+    text = buf.getvalue()
+    epochs = [int(m.group(1)) for m in re.finditer(r"^epoch (\d+)/23 ", text, re.MULTILINE)]
     assert epochs == [1, 5, 10, 15, 20, 23]
 
 
@@ -103,7 +104,8 @@ def test_train_with_stderr_redirected_keeps_lines_up_to_the_early_stopped_epoch(
     proc = run_cli("train", CONFIGS / "diabetes.yaml", "--out", tmp_path / "d", "--log-every",
                    "4", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    epochs = [int(m.group(1)) for m in re.finditer(r"^epoch (\d+)/\d+ ", proc.stderr, re.M)]
+    found = re.finditer(r"^epoch (\d+)/\d+ ", proc.stderr, re.MULTILINE)
+    epochs = [int(m.group(1)) for m in found]
     history = (tmp_path / "d" / "history.csv").read_text().splitlines()[1:]
     assert epochs[0] == 1 and epochs[-1] == len(history) < 200  # early stopping's last epoch
     assert all(e % 4 == 0 for e in epochs[1:-1]) and len(epochs) >= 4
