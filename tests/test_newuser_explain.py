@@ -36,7 +36,7 @@ def _block(text: str, title: str) -> list[str]:
 
 def test_the_loss_line_names_L_and_no_probability_equals_the_loss():
     for config, prob in (("iris.yaml", "softmax"), ("xor.yaml", "sigmoid")):
-        text, p = _text(config, sample=0)
+        text, _ = _text(config, sample=0)
         lines = text.splitlines()
         at = next(i for i, line in enumerate(lines) if line.startswith("LOSS "))
         assert not re.search(rf"p = {prob}\(z\) = [-\d.]", lines[at]), lines[at]
