@@ -410,7 +410,9 @@ def eval_cmd(run, data, as_json):
     if as_json:
         _print_json(metrics)
     else:
-        click.echo(f"{table.path}")
+        from nnlearn.errors import shown_path
+
+        click.echo(shown_path(table.path))
         click.echo(format_eval(metrics))
 
 
@@ -419,12 +421,16 @@ def eval_cmd(run, data, as_json):
 @click.option("--data", required=True, type=click.Path(), help="CSV with the feature columns.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the CSV here (default: stdout).")
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
-def predict(run, data, out, proba):
+@click.option("--keep", "keep", multiple=True, metavar="COL[,COL...]",
+              help="Copy these columns of --data (an id, a name) into the output, first, "
+                   "in the input's row order.")
+def predict(run, data, out, proba, keep):
     """Predict for every row of a CSV (the target column may be absent).
 
     \b
     Example:
         nnlearn predict runs/iris --data data/iris-test.csv --proba --out predictions.csv
+        nnlearn predict runs/iris --data data/iris-test.csv --keep species
     """
     import csv
     import io
@@ -435,6 +441,16 @@ def predict(run, data, out, proba):
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=False)
     header, rows = runs.predict_rows(model, table, proba=proba)
+    kept = [c.strip() for item in keep for c in item.split(",") if c.strip()]
+    if kept:
+        from nnlearn.data.reader import read_columns
+
+        clash = [c for c in kept if c in header] or [c for c in kept if kept.count(c) > 1]
+        if clash:
+            raise click.UsageError(f"--keep {clash[0]}: the output would have two columns "
+                                   "of that name")
+        header = [*kept, *header]
+        rows = [[*ids, *r] for ids, r in zip(read_columns(table.path, kept, table.lines), rows)]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -460,13 +476,16 @@ def config() -> None:
 def config_show(config_file, overrides):
     """Print the fully resolved CONFIG, every default filled in.
 
+    Values the run decides (task, loss, init, batching: `auto`) are shown as what it will use,
+    with a comment saying where they came from; the task is read off the training data.
+
     \b
     Example:
         nnlearn config show configs/iris.yaml --set training.optimizer=adam
     """
-    from nnlearn.runs.config import dump_config
+    from nnlearn.runs.show import show_config
 
-    click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
+    click.echo(show_config(_load_config(config_file, overrides)), nl=False)
 
 
 # ------------------------------------------------------------------------------------------

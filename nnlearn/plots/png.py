@@ -518,9 +518,17 @@ def plot_confusion(run: str | os.PathLike, out: str | os.PathLike | None = None,
 def text_curves(paths: Sequence[str | os.PathLike], *, metric: str | None = None,
                 width: int = 60, height: int = 12) -> str:
     """Learning curves as character charts: one for the loss, one for the metric."""
+    from nnlearn.errors import shown_path
+    from nnlearn.runs.run import diverged
+
     curves = curves_data(paths, metric=metric)
     several = len(curves.runs) > 1
     charts = []
+    for run in curves.runs:
+        reason = diverged(run.run_dir)
+        if reason is not None:
+            charts.append(f"{shown_path(run.run_dir)}: this run diverged ({reason}); its "
+                          "last values are not finite or huge")
     for title, cols in (("loss", curves.loss_columns), (curves.metric, curves.metric_columns)):
         if not cols:
             continue

@@ -175,7 +175,9 @@ def line_chart(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | No
     grid = [[" "] * cols for _ in range(height)]
     pts = {name: resample(list(series[name]) + [math.nan] * (n - len(series[name])), cols)
            for name in names}
-    rng = _range(list(pts.values()), log)
+    # the scale covers every value, not only the column averages: the first loss (often the
+    # highest) must be on the axis even when its column averages it with lower ones
+    rng = _range([*pts.values(), *(list(v) for v in series.values())], log)
     lines = [title] if title else []
     if rng is None:
         lines.append("(nothing to draw: no finite values)")
@@ -194,16 +196,24 @@ def line_chart(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | No
             return _num(10 ** (math.log10(lo) + frac * (math.log10(hi) - math.log10(lo))))
         return _num(lo + frac * (hi - lo))
 
-    ticks = {0: label(1.0), height - 1: label(0.0)}
-    if height >= 5:
-        ticks[(height - 1) // 2] = label(1 - ((height - 1) // 2) / (height - 1))
+    if hi > lo:
+        ticks = {0: label(1.0), height - 1: label(0.0)}
+        if height >= 5:
+            ticks[(height - 1) // 2] = label(1 - ((height - 1) // 2) / (height - 1))
+    else:  # one value: one label, on the row where it is drawn
+        ticks = {height - 1 - (height - 1) // 2: _num(lo)}
     pad = max(len(t) for t in ticks.values())
     for r, row in enumerate(grid):
         lines.append(f"{ticks.get(r, '').rjust(pad)} |{''.join(row)}")
     lines.append(" " * pad + " +" + "-" * cols)
     x_lo, x_hi = (_num(xs[0]), _num(xs[-1])) if xs else ("", "")
-    lines.append(" " * (pad + 2) + x_lo + x_hi.rjust(max(cols - len(x_lo), len(x_hi) + 1)))
-    entries = [f"{MARKERS[k % len(MARKERS)]} {name}" for k, name in enumerate(names)]
+    if len(xs) > 1:
+        lines.append(" " * (pad + 2) + x_lo + x_hi.rjust(max(cols - len(x_lo), len(x_hi) + 1)))
+    else:
+        lines.append(" " * (pad + 2) + x_lo)
+    entries = [f"{MARKERS[k % len(MARKERS)]} {name}" + (
+        "" if any(_finite(v) and (v > 0 or not log) for v in series[name])
+        else " (no finite values)") for k, name in enumerate(names)]
     entries += ["(log scale)"] if log else []
     legend = "   ".join(entries)
     if len(legend) > max(cols, 40):  # too long for one line: one entry per line

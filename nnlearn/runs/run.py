@@ -469,6 +469,17 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     return _fit_and_write(p, run_dir)
 
 
+def diverged(run_dir: str | os.PathLike) -> str | None:
+    """The error of a run that diverged (its metrics.json says so), or None."""
+    try:
+        summary = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(summary, dict) and summary.get("status") == "diverged"):
+        return None
+    return str(summary.get("error") or "the loss became non-finite")
+
+
 def _finished(run_dir: Path) -> str | None:
     """Why a finished run stopped (from its metrics.json), or None if it has not finished."""
     try:
@@ -587,6 +598,12 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
     if path.is_dir():
         model_path = path / MODEL_FILE
         if not model_path.is_file():
+            reason = diverged(path)
+            if reason is not None:
+                raise NnlearnError(f"{shown_path(path)}: this run diverged, so it saved no "
+                                   f"model ({reason})",
+                                   hint="train again with a lower training.learning_rate (e.g. "
+                                        "10x lower) or with training.clip_grad_norm")
             raise NnlearnError(f"{path}: no {MODEL_FILE} in this folder; is it a run folder?")
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
         return load_model(model_path), cfg
