@@ -700,16 +700,23 @@ def _unicode_ok(stream) -> bool:
 @click.option("--boundary", is_flag=True,
               help="Decision regions with the training points (2-feature classification).")
 @click.option("--confusion", is_flag=True, help="Confusion-matrix heatmap on the test data.")
+@click.option("--roc", is_flag=True,
+              help="ROC and precision-recall curves with their areas (two classes), test data.")
+@click.option("--residuals", is_flag=True,
+              help="Predicted vs actual and residual plots (regression), test data.")
 @click.option("--data", type=click.Path(dir_okay=False),
-              help="CSV for --boundary/--confusion (default: the config's train/test file).")
+              help="CSV for --boundary/--confusion/--roc/--residuals (default: the config's "
+                   "train/test file).")
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
-def plot(run_dirs, out, metric, boundary, confusion, data, text):
+def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
     Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend names
     what differs between their configs. --boundary draws the decision regions of a 2-feature
-    classifier, --confusion its confusion matrix, --text any of them in the terminal. PNGs need
-    the extra: pip install 'nnlearn[plot]'. Prints the path of the picture written.
+    classifier, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
+    two-class model, --residuals the predictions of a regression model against the truth;
+    --text draws curves, boundary or confusion matrix in the terminal. PNGs need the extra:
+    pip install 'nnlearn[plot]'. Prints the path of the picture written.
 
     \b
     Example:
@@ -717,18 +724,25 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         nnlearn plot runs/lr-0.1 runs/lr-1.0 -o lr.png
         nnlearn plot runs/moons --boundary
         nnlearn plot runs/iris --confusion --data data/iris-test.csv
+        nnlearn plot runs/moons --roc
+        nnlearn plot runs/diabetes --residuals
         nnlearn plot runs/moons --text
     """
+    from nnlearn.errors import shown_path
     from nnlearn.plots import png as plotting
 
-    if boundary and confusion:
-        raise click.UsageError("choose one of --boundary and --confusion")
-    if (boundary or confusion) and (len(run_dirs) != 1 or metric):
-        raise click.UsageError("--boundary and --confusion take one RUN_DIR and no --metric")
-    if data and not (boundary or confusion):
-        raise click.UsageError("--data goes with --boundary or --confusion")
+    kinds = [k for k, on in (("--boundary", boundary), ("--confusion", confusion),
+                             ("--roc", roc), ("--residuals", residuals)) if on]
+    if len(kinds) > 1:
+        raise click.UsageError(f"choose one of {' and '.join(kinds)}")
+    if kinds and (len(run_dirs) != 1 or metric):
+        raise click.UsageError(f"{kinds[0]} takes one RUN_DIR and no --metric")
+    if data and not kinds:
+        raise click.UsageError("--data goes with --boundary, --confusion, --roc or --residuals")
     if text and out:
         raise click.UsageError("--text prints to the terminal; it takes no -o")
+    if text and (roc or residuals):
+        raise click.UsageError(f"{kinds[0]} draws a PNG only; leave out --text")
     if text:
         if boundary:
             click.echo(plotting.text_boundary(run_dirs[0], data=data))
@@ -741,9 +755,13 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         path = plotting.plot_boundary(run_dirs[0], out, data=data)
     elif confusion:
         path = plotting.plot_confusion(run_dirs[0], out, data=data)
+    elif roc:
+        path = plotting.plot_roc(run_dirs[0], out, data=data)
+    elif residuals:
+        path = plotting.plot_residuals(run_dirs[0], out, data=data)
     else:
         path = plotting.plot_curves(run_dirs, out, metric=metric)
-    click.echo(str(path))
+    click.echo(shown_path(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

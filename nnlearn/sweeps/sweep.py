@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted
+from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, shown_path
 from nnlearn.runs import atomicio
 from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
 
@@ -1071,5 +1071,5 @@ def format_summary(result: SweepResult) -> str:
     if failed:
         lines += ["", "failed runs:"]
         lines += [f"  {r['name']}: {r['status']} ({r['reason']}): {r['error']}" for r in failed]
-    lines += ["", f"results: {result.out / RESULTS_FILE}"]
+    lines += ["", f"results: {shown_path(result.out / RESULTS_FILE)}"]
     return "\n".join(lines)
