@@ -174,3 +174,32 @@ def test_an_ellipsis_stands_for_any_lines(shown, real, ok):
 
 def test_numbers_and_the_scratch_folder_are_normalised():
     assert _shape(["loss   0.1234  at /tmp/x/runs"], "/tmp/x") == ["loss # at /path/runs"]
+
+
+def test_config_comments_name_the_activation_the_config_sets():
+    """A comment such as "16 tanh units" must agree with model.activation and model.hidden."""
+    from nnlearn.runs.config import ACTIVATION_NAMES, load_config
+
+    checked = 0
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        comments = " ".join(line for line in path.read_text().splitlines()
+                            if line.lstrip().startswith("#"))
+        cfg = load_config(path)
+        for units, word in re.findall(r"(\d+) ([a-z_]+) units", comments, flags=re.IGNORECASE):
+            if word.lower() in ACTIVATION_NAMES or word.lower() in ("relu", "tanh", "sigmoid"):
+                checked += 1
+                assert word.lower() == cfg["model"]["activation"], (path.name, word)
+                assert int(units) in cfg["model"]["hidden"], (path.name, units)
+    assert checked >= 2
+
+
+def test_the_quickstart_prints_runs_iris_last(tmp_path):
+    shutil.copytree(CONFIGS, tmp_path / "configs")
+    shutil.copytree(DATA, tmp_path / "data", ignore=shutil.ignore_patterns("*.py", "*.md"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "nnlearn", "train", "configs/iris.yaml"],
+                          cwd=tmp_path, env=env, text=True, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "runs/iris"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(`runs/iris`) as its last line" in readme
