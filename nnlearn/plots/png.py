@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -575,7 +576,7 @@ def curves_figure(curves: Curves, *, size: tuple[float, float] | None = None):
     several = len(groups) > 1 or len(groups[0][1]) > 1
     width = (size or (4.0 * len(panels), 3.2))[0]
     styles = {"train": "-", "val": "--"}
-    colors = _colors(len(groups)) if several else _colors(1) * 1
+    colors = _colors(len(groups))
     marked = False
     handles, labels = [], []
     for_style = [c.split("_", 1)[0] for _, cols in panels for c in cols
@@ -613,7 +614,8 @@ def curves_figure(curves: Curves, *, size: tuple[float, float] | None = None):
                 x, values = _stack(runs, c)
                 style = styles.get(split, "-")
                 if len(runs) > 1:
-                    with np.errstate(all="ignore"), _quiet_nan_warnings():
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: a gap
                         mean = np.nanmean(values, axis=0)
                         lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
                     ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
@@ -640,19 +642,6 @@ def curves_figure(curves: Curves, *, size: tuple[float, float] | None = None):
     legend = fig.legend(handles, wrapped, loc="outside lower center", ncols=ncol,
                         fontsize="small", frameon=False)
     return fig, legend
-
-
-def _quiet_nan_warnings():
-    import contextlib
-    import warnings
-
-    @contextlib.contextmanager
-    def quiet():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: a gap
-            yield
-
-    return quiet()
 
 
 def draw_curves(curves: Curves, path: str | os.PathLike, *,
