@@ -109,7 +109,9 @@ def test_eval_prints_the_data_file_as_the_user_would_type_it(project):
 
 
 def test_config_show_fills_the_auto_values_and_says_where_they_came_from(project):
-    out = _invoke("config", "show", "configs/iris.yaml").output
+    auto = ["data.task=auto", "training.loss=auto", "model.init=auto", "seed=0"]
+    out = _invoke("config", "show", "configs/iris.yaml", *[a for k in auto for a in ("--set", k)]
+                  ).output
     lines = {line.split(":")[0].strip(): line for line in out.splitlines() if "#" in line}
     assert lines["task"].startswith("  task: classification  # auto, from the target's values")
     assert "3 classes" in lines["task"] and "data/iris-train.csv" in lines["task"]
@@ -119,7 +121,7 @@ def test_config_show_fills_the_auto_values_and_says_where_they_came_from(project
     assert "auto" not in [line.split(":", 1)[1].split("#")[0].strip()
                           for line in out.splitlines() if ":" in line]
     # still a config, and the same run
-    cfg = load_config(project / "configs" / "iris.yaml")
+    cfg = load_config(project / "configs" / "iris.yaml", auto)
     shown = resolve(yaml.safe_load(out), base_dir=project)
     for section, key in (("data", "task"), ("training", "loss"), ("model", "init")):
         cfg[section][key] = shown[section][key]
@@ -127,11 +129,11 @@ def test_config_show_fills_the_auto_values_and_says_where_they_came_from(project
 
 
 def test_config_show_of_regression_and_unreadable_data(project):
-    cfg = load_config(CONFIGS / "diabetes.yaml", ["data.task=auto"])
+    cfg = load_config(CONFIGS / "diabetes.yaml", ["data.task=auto", "training.loss=auto"])
     text = show_config(cfg)
     assert "task: regression  # auto, from the target's values" in text
     assert "loss: mse  # auto, for regression" in text
-    missing = load_config(CONFIGS / "iris.yaml", ["data.train=nowhere.csv"])
+    missing = load_config(CONFIGS / "iris.yaml", ["data.train=nowhere.csv", "data.task=auto"])
     assert "task: auto  # decided from the data when training" in show_config(missing)
 
 
