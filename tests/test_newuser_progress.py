@@ -194,3 +194,22 @@ def test_train_prints_the_warnings_and_the_run_folder_relative_to_the_current_fo
     outside = run_cli("train", tmp_path / "configs" / "xor.yaml", "--out", tmp_path / "x",
                       "--quiet", cwd=tmp_path / "data")
     assert outside.stdout.splitlines()[-1] == str(tmp_path / "x")  # not ../x
+
+
+def test_errors_show_paths_under_the_current_folder_relative(tmp_path):
+    import shutil
+
+    shutil.copytree(CONFIGS, tmp_path / "configs")
+    shutil.copytree(DATA, tmp_path / "data", ignore=shutil.ignore_patterns("*.py", "*.md"))
+    absolute = tmp_path / "runs" / "x"
+    first = run_cli("train", "configs/xor.yaml", "--quiet", "--out", absolute, cwd=tmp_path)
+    assert first.returncode == 0 and first.stdout.splitlines()[-1] == "runs/x"
+    again = run_cli("train", "configs/xor.yaml", "--quiet", "--out", absolute, cwd=tmp_path)
+    assert again.stderr.startswith("Error: runs/x: already exists"), again.stderr
+    missing = run_cli("train", "configs/xor.yaml", "--set", "data.train=nothere.csv",
+                      cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("Error: configs/nothere.csv:"), missing.stderr
+    resume = run_cli("train", "--resume", absolute, cwd=tmp_path)
+    assert resume.stderr.startswith("Error: runs/x: this run finished"), resume.stderr
+    assert resume.stderr.rstrip().endswith("--init-from runs/x")

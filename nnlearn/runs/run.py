@@ -310,8 +310,8 @@ def make_run_dir(path: Path, *, numbered: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not numbered:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise NnlearnError(f"{path}: already exists and is not empty; choose another --out "
-                               "(a run never overwrites another run's files)")
+            raise NnlearnError(f"{shown_path(path)}: already exists and is not empty; choose "
+                               "another --out (a run never overwrites another run's files)")
         path.mkdir(exist_ok=True)
         return path
     candidate, k = path, 1
@@ -450,12 +450,12 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     ckpt = run_dir / CHECKPOINT_FILE
     finished = _finished(run_dir)
     if not ckpt.is_file() and finished:
-        raise NnlearnError(f"{run_dir}: this run finished ({finished}) and has no "
+        raise NnlearnError(f"{shown_path(run_dir)}: this run finished ({finished}) and has no "
                            f"{CHECKPOINT_FILE}; there is nothing to resume",
                            hint=f"to train further from its weights: nnlearn train CONFIG "
-                                f"--init-from {run_dir}")
+                                f"--init-from {shown_path(run_dir)}")
     if not ckpt.is_file():
-        raise NnlearnError(f"{run_dir}: no {CHECKPOINT_FILE} to resume from",
+        raise NnlearnError(f"{shown_path(run_dir)}: no {CHECKPOINT_FILE} to resume from",
                            hint="a run writes one on Ctrl-C or every training.checkpoint_every "
                                 "epochs")
     cfg = load_run_config(run_dir)
@@ -604,7 +604,8 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
                                    f"model ({reason})",
                                    hint="train again with a lower training.learning_rate (e.g. "
                                         "10x lower) or with training.clip_grad_norm")
-            raise NnlearnError(f"{path}: no {MODEL_FILE} in this folder; is it a run folder?")
+            raise NnlearnError(f"{shown_path(path)}: no {MODEL_FILE} in this folder; is it a run "
+                               "folder?")
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
         return load_model(model_path), cfg
     arrays, meta = load_arrays(path)

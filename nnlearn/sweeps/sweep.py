@@ -831,8 +831,8 @@ def _state(spec: RunSpec) -> tuple[str, dict[str, Any] | None]:
     if status == "ok":
         if not _stored_config_matches(run_dir, spec.cfg):
             raise ConfigError(
-                f"{run_dir}: this run finished earlier with a different config (the base "
-                "config or the sweep file changed)",
+                f"{shown_path(run_dir)}: this run finished earlier with a different config (the "
+                "base config or the sweep file changed)",
                 hint="use another --out, or delete that run folder to run it again")
         return "done", summary
     if status in FAILED_STATUSES:
