@@ -761,6 +761,13 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text)
         path = plotting.plot_residuals(run_dirs[0], out, data=data)
     else:
         path = plotting.plot_curves(run_dirs, out, metric=metric)
+        from nnlearn.runs.run import diverged
+
+        for run in plotting.expand_runs(run_dirs):
+            reason = diverged(run)
+            if reason is not None:
+                click.echo(f"warning: {shown_path(run)} diverged ({reason}); its curves end "
+                           "where the loss stopped being finite", err=True)
     click.echo(shown_path(path))
 
 

@@ -59,6 +59,9 @@ def test_eval_and_plot_of_a_diverged_run_say_it_diverged(project):
         proc = run_cli(*args, cwd=project)
         line = assert_clean_error(proc, 2, "diverged", "learning_rate")
         assert "is it a run folder" not in line and line.startswith("Error: runs/div:")
+    png = run_cli("plot", "runs/div", "-o", "div.png", cwd=project)
+    assert png.returncode == 0 and png.stdout.strip() == "div.png"
+    assert png.stderr.startswith("warning: runs/div diverged (training diverged")
     text = _invoke("plot", "runs/div", "--text")
     assert text.exit_code == 0 and "diverged" in text.output
     ticks = [line.split("|")[0].strip() for line in text.output.splitlines() if " |" in line]
