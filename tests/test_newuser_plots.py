@@ -253,3 +253,11 @@ def test_a_constant_series_is_labelled_once():
 def test_hand_made_history_yaml_is_valid(tmp_path):
     run = _fake_run(tmp_path / "x")
     assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 0
+
+
+def test_text_curves_of_a_sweep_draw_one_mean_per_variant(tmp_path):
+    text = plotting.text_curves([_sweep(tmp_path)])
+    loss = text.split("\n\n")[0]
+    entries = [line.strip() for line in loss.splitlines() if "(mean)" in line]
+    assert len(entries) == 4  # 2 variants x (train_loss, val_loss), not 12 runs
+    assert any("learning_rate=0.1 (3 seeds) val_loss (mean)" in e for e in entries)

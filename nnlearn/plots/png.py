@@ -836,10 +836,21 @@ def text_curves(paths: Sequence[str | os.PathLike], *, metric: str | None = None
         if not cols:
             continue
         series: dict[str, list[float]] = {}
-        for run in curves.runs:
+        groups = curves.groups or [(r.label, [i]) for i, r in enumerate(curves.runs)]
+        for label, members in groups:
+            runs = [curves.runs[i] for i in members]
             for c in cols:
-                if c in run.series:
-                    series[f"{run.label} {c}" if several else c] = run.series[c].tolist()
+                if not any(c in r.series for r in runs):
+                    continue
+                _, values = _stack(runs, c)
+                if len(runs) > 1:  # a variant over its seeds: the mean, as the PNG draws it
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        line = np.nanmean(values, axis=0)
+                    label_c = f"{label} {c} (mean)"
+                else:
+                    line, label_c = values[0], f"{label} {c}"
+                series[label_c if several else c] = line.tolist()
         longest = max(curves.runs, key=lambda r: len(r.epoch))
         log = title == "loss" and _use_log([np.asarray(v) for v in series.values()])
         charts.append(textplot.line_chart(series, x=longest.epoch.tolist(), width=width,
