@@ -693,8 +693,8 @@ def _unicode_ok(stream) -> bool:
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="PNG to write (default: curves.png, boundary.png or confusion.png in the run "
-                   "folder).")
+              help="PNG to write (default: curves.png, boundary.png, confusion.png, roc.png or "
+                   "residuals.png in the run folder).")
 @click.option("--metric", help="Second panel of the curves: accuracy, r2, rmse, lr, ... "
                                "(default: accuracy or r2).")
 @click.option("--boundary", is_flag=True,
@@ -711,8 +711,9 @@ def _unicode_ok(stream) -> bool:
 def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
-    Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend names
-    what differs between their configs. --boundary draws the decision regions of a 2-feature
+    Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend, below
+    the panels, names what differs between their configs, and runs that differ only in their
+    seed are drawn as one mean line with a min-max band. --boundary draws the decision regions of a 2-feature
     classifier, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
     two-class model, --residuals the predictions of a regression model against the truth;
     --text draws curves, boundary or confusion matrix in the terminal. PNGs need the extra:
