@@ -59,7 +59,8 @@ class Group(click.Group):
             from nnlearn.errors import TrainingInterrupted
 
             if isinstance(exc, TrainingInterrupted):
-                click.echo(f"Interrupted: {exc}", err=True)
+                text = str(exc)  # "interrupted after ..." already says what happened
+                click.echo(text[:1].upper() + text[1:], err=True)
                 if exc.hint:
                     click.echo(exc.hint, err=True)
                 sys.exit(exc.exit_code)
@@ -112,13 +113,72 @@ def _apply_threads(threads: int | None) -> None:
 # train
 
 
-class _Progress:
-    """Epoch progress on stderr: a tqdm bar on a terminal, a line now and then otherwise."""
+#: Progress-bar names of the history columns, shortest that stay clear, in display order.
+BAR_NAMES = {"train_loss": "loss", "train_accuracy": "acc", "train_r2": "r2",
+             "val_loss": "vloss", "val_accuracy": "vacc", "val_r2": "vr2"}
+#: Which bar metrics go first when the terminal is too narrow for all of them.
+_DROP_ORDER = ("train_accuracy", "train_r2", "val_accuracy", "val_r2", "train_loss", "val_loss")
+#: A bar narrower than this says nothing; the elapsed/remaining time goes before it does.
+_MIN_BAR = 10
+#: Room the time field takes, e.g. ``00:01<00:03`` (longer runs: ``1:02:03<0:04:05``).
+_TIME_WIDTH = 15
 
-    def __init__(self, total: int, quiet: bool) -> None:
+
+def bar_layout(width: int, total: int, logs: dict[str, float]) -> tuple[str, str]:
+    """A tqdm ``bar_format`` (and the metrics text in it) that fits ``width`` columns: the epoch
+    count, a bar
+    of at least 10 cells, the time and the metrics (short names, 4 significant digits); when the
+    terminal is narrower the time goes first, then the metrics one by one, then the bar."""
+    shown = [k for k in BAR_NAMES if k in logs]
+    count = len(f"{total}/{total}")
+
+    def text(keys: list[str]) -> str:
+        return " ".join(f"{BAR_NAMES[k]}={logs[k]:.4g}" for k in keys)
+
+    def layout(with_time: bool, keys: list[str]) -> tuple[str, str] | None:
+        post = text(keys)
+        used = count + 4 + (_TIME_WIDTH + 1 if with_time else 0) + len(post)
+        if width - used < _MIN_BAR and (with_time or keys):
+            return None
+        when = " {elapsed}<{remaining}" if with_time else ""
+        return "{n_fmt}/{total_fmt} |{bar}|" + when + (" " + post if post else ""), post
+
+    found = layout(True, shown)
+    keys = list(shown)
+    while found is None:
+        found = layout(False, keys)
+        if found is None:
+            keys.remove(next(k for k in _DROP_ORDER if k in keys))
+    return found
+
+
+def default_log_every(total: int) -> int:
+    """Every how many epochs a progress line is printed: the smallest of 1, 2, 5, 10, 20, 50,
+    ... that gives at most 15 lines (so a run prints about 6 to 15, Keras' verbose=2 habit)."""
+    step = 1
+    while True:
+        for k in (1, 2, 5):
+            if -(-max(total, 1) // (k * step)) <= 15:
+                return k * step
+        step *= 10
+
+
+class _Progress:
+    """Epoch progress on stderr: a line that stays on screen every ``log_every`` epochs (and for
+    the first and the last epoch), and on a terminal a live tqdm bar under them."""
+
+    def __init__(self, total: int, quiet: bool, *, log_every: int | None = None,
+                 stream=None, bar: bool | None = None, width: int | None = None) -> None:
         self.total, self.quiet = total, quiet
+        self.log_every = log_every or default_log_every(total)
+        self.stream = stream
+        self.use_bar = bar
+        self.width = width  # fixed width (tests); None: the terminal's, read at every update
         self.bar = None
-        self.last_line = 0.0
+        self.first = True
+
+    def _stream(self):
+        return self.stream if self.stream is not None else sys.stderr
 
     def callback(self):
         from nnlearn.nn.training import Callback
@@ -130,7 +190,9 @@ class _Progress:
                 progress.start(trainer.epoch)
 
             def on_epoch_end(self, trainer, logs):
-                progress.update(logs)
+                # the trainer's callbacks (early stopping) have run: stop_reason says if this
+                # epoch is the last one
+                progress.update(logs, last=trainer.stop_reason is not None)
 
             def on_train_end(self, trainer):
                 progress.close()
@@ -140,37 +202,55 @@ class _Progress:
     def start(self, done: int) -> None:
         if self.quiet:
             return
-        import time
-
-        self.last_line = time.monotonic()
-        if sys.stderr.isatty():
+        stream = self._stream()
+        use_bar = self.use_bar if self.use_bar is not None else stream.isatty()
+        if use_bar:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, initial=done, unit="epoch", file=sys.stderr,
-                            dynamic_ncols=True, leave=False)
+            self.bar = tqdm(total=self.total, initial=done, unit="epoch", file=stream,
+                            ncols=self._width(), leave=False,
+                            bar_format="{n_fmt}/{total_fmt} |{bar}|")
 
-    def update(self, logs: dict[str, float]) -> None:
+    def _width(self) -> int:
+        if self.width is not None:
+            return self.width
+        import shutil
+
+        return shutil.get_terminal_size((80, 24)).columns
+
+    def update(self, logs: dict[str, float], *, last: bool = False) -> None:
         if self.quiet:
             return
-        shown = {k: logs[k] for k in ("train_loss", "val_loss", "val_accuracy", "val_r2")
-                 if k in logs}
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
-            self.bar.update(1)
-            return
-        import time
-
         epoch = int(logs["epoch"])
-        now = time.monotonic()
-        if now - self.last_line >= 5 or epoch == self.total or epoch == 1:
-            self.last_line = now
-            text = " ".join(f"{k}={v:.4g}" for k, v in shown.items())
-            click.echo(f"epoch {epoch}/{self.total} {text}", err=True)
+        if self.first or last or epoch == self.total or epoch % self.log_every == 0:
+            self.first = False
+            line = format_epoch_line(logs, self.total)
+            if self.bar is not None and len(line) > self._width():
+                line = format_epoch_line(logs, self.total, short=True)
+            self._line(line)
+        if self.bar is not None:
+            width = self._width()
+            self.bar.ncols, self.bar.bar_format = width, bar_layout(width, self.total, logs)[0]
+            self.bar.update(1)
+
+    def _line(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self._stream())
+        else:
+            click.echo(text, file=self._stream())
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def format_epoch_line(logs: dict[str, float], total: int, *, short: bool = False) -> str:
+    """``epoch 10/150 train_loss=0.1234 val_loss=0.2345 val_accuracy=0.9583`` (``short``: the
+    bar's names, ``loss=0.1234 vloss=0.2345 vacc=0.9583``, for a narrow terminal)."""
+    text = " ".join(f"{BAR_NAMES[k] if short else k}={logs[k]:.4g}"
+                    for k in BAR_NAMES if k in logs)
+    return f"epoch {int(logs['epoch'])}/{total} {text}"
 
 
 def _summary_lines(result) -> list[str]:
@@ -196,11 +276,16 @@ def _summary_lines(result) -> list[str]:
 @click.option("--init-from", type=click.Path(), help="Start from a saved model's weights "
               "(a run folder or model file); optimizer state starts fresh.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="BLAS threads (default: training.threads, $NNLEARN_THREADS, or all cores).")
+              help="BLAS threads (default: training.threads, else $NNLEARN_THREADS, else the BLAS "
+                   "library's own choice).")
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--log-every", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Print a progress line every N epochs (default: about 10 lines per run); "
+                   "the first and the last epoch always get one.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json, quiet):
+def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json,
+          log_every, quiet):
     """Train the network a CONFIG file describes and write a run folder.
 
     Prints the run folder's path as the last line (or, with --json, a JSON object holding it).
@@ -227,7 +312,7 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
     from nnlearn.runs import run as runs
 
     epochs = cfg["training"]["epochs"] if cfg else 0
-    progress = _Progress(epochs, quiet or as_json)
+    progress = _Progress(epochs, quiet or as_json, log_every=log_every)
     try:
         if resume_dir:
             result = runs.resume(resume_dir, callbacks=[progress.callback()])
@@ -236,7 +321,11 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
                                 callbacks=[progress.callback()])
     finally:
         progress.close()
-    for warning in result.warnings:  # training.diagnostics / --diagnostics
+    from nnlearn.errors import shown_path
+    from nnlearn.runs.advice import run_warnings
+
+    # training.diagnostics / --diagnostics, then what the curves say
+    for warning in [*result.warnings, *run_warnings(result.history, result.metrics)]:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
         _print_json({"run_dir": str(result.run_dir), "epochs": result.epochs,
@@ -245,11 +334,13 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
     if not quiet:
         for line in _summary_lines(result):
             click.echo(line)
-        from nnlearn.plots.text import loss_sparklines  # issue 7: the loss curves at a glance
+        from nnlearn.plots.text import loss_sparklines  # the loss curves at a glance
 
-        for line in loss_sparklines(result.history, ascii=not _unicode_ok(sys.stdout)):
+        restored = result.metrics.get("restored_epoch")
+        for line in loss_sparklines(result.history, ascii=not _unicode_ok(sys.stdout),
+                                    restored_epoch=restored):
             click.echo(line)
-    click.echo(str(result.run_dir))
+    click.echo(shown_path(result.run_dir))
 
 
 # ------------------------------------------------------------------------------------------
@@ -319,7 +410,9 @@ def eval_cmd(run, data, as_json):
     if as_json:
         _print_json(metrics)
     else:
-        click.echo(f"{table.path}")
+        from nnlearn.errors import shown_path
+
+        click.echo(shown_path(table.path))
         click.echo(format_eval(metrics))
 
 
@@ -328,12 +421,16 @@ def eval_cmd(run, data, as_json):
 @click.option("--data", required=True, type=click.Path(), help="CSV with the feature columns.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the CSV here (default: stdout).")
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
-def predict(run, data, out, proba):
+@click.option("--keep", "keep", multiple=True, metavar="COL[,COL...]",
+              help="Copy these columns of --data (an id, a name) into the output, first, "
+                   "in the input's row order.")
+def predict(run, data, out, proba, keep):
     """Predict for every row of a CSV (the target column may be absent).
 
     \b
     Example:
         nnlearn predict runs/iris --data data/iris-test.csv --proba --out predictions.csv
+        nnlearn predict runs/iris --data data/iris-test.csv --keep species
     """
     import csv
     import io
@@ -344,6 +441,16 @@ def predict(run, data, out, proba):
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=False)
     header, rows = runs.predict_rows(model, table, proba=proba)
+    kept = [c.strip() for item in keep for c in item.split(",") if c.strip()]
+    if kept:
+        from nnlearn.data.reader import read_columns
+
+        clash = [c for c in kept if c in header] or [c for c in kept if kept.count(c) > 1]
+        if clash:
+            raise click.UsageError(f"--keep {clash[0]}: the output would have two columns "
+                                   "of that name")
+        header = [*kept, *header]
+        rows = [[*ids, *r] for ids, r in zip(read_columns(table.path, kept, table.lines), rows)]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -369,13 +476,16 @@ def config() -> None:
 def config_show(config_file, overrides):
     """Print the fully resolved CONFIG, every default filled in.
 
+    Values the run decides (task, loss, init, batching: `auto`) are shown as what it will use,
+    with a comment saying where they came from; the task is read off the training data.
+
     \b
     Example:
         nnlearn config show configs/iris.yaml --set training.optimizer=adam
     """
-    from nnlearn.runs.config import dump_config
+    from nnlearn.runs.show import show_config
 
-    click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
+    click.echo(show_config(_load_config(config_file, overrides)), nl=False)
 
 
 # ------------------------------------------------------------------------------------------
@@ -583,23 +693,31 @@ def _unicode_ok(stream) -> bool:
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="PNG to write (default: curves.png, boundary.png or confusion.png in the run "
-                   "folder).")
+              help="PNG to write (default: curves.png, boundary.png, confusion.png, roc.png or "
+                   "residuals.png in the run folder).")
 @click.option("--metric", help="Second panel of the curves: accuracy, r2, rmse, lr, ... "
                                "(default: accuracy or r2).")
 @click.option("--boundary", is_flag=True,
               help="Decision regions with the training points (2-feature classification).")
 @click.option("--confusion", is_flag=True, help="Confusion-matrix heatmap on the test data.")
+@click.option("--roc", is_flag=True,
+              help="ROC and precision-recall curves with their areas (two classes), test data.")
+@click.option("--residuals", is_flag=True,
+              help="Predicted vs actual and residual plots (regression), test data.")
 @click.option("--data", type=click.Path(dir_okay=False),
-              help="CSV for --boundary/--confusion (default: the config's train/test file).")
+              help="CSV for --boundary/--confusion/--roc/--residuals (default: the config's "
+                   "train/test file).")
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
-def plot(run_dirs, out, metric, boundary, confusion, data, text):
+def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
-    Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend names
-    what differs between their configs. --boundary draws the decision regions of a 2-feature
-    classifier, --confusion its confusion matrix, --text any of them in the terminal. PNGs need
-    the extra: pip install 'nnlearn[plot]'. Prints the path of the picture written.
+    Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend, below
+    the panels, names what differs between their configs, and runs that differ only in their
+    seed are drawn as one mean line with a min-max band. --boundary draws the decision regions of a 2-feature
+    classifier, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
+    two-class model, --residuals the predictions of a regression model against the truth;
+    --text draws curves, boundary or confusion matrix in the terminal. PNGs need the extra:
+    pip install 'nnlearn[plot]'. Prints the path of the picture written.
 
     \b
     Example:
@@ -607,18 +725,25 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         nnlearn plot runs/lr-0.1 runs/lr-1.0 -o lr.png
         nnlearn plot runs/moons --boundary
         nnlearn plot runs/iris --confusion --data data/iris-test.csv
+        nnlearn plot runs/moons --roc
+        nnlearn plot runs/diabetes --residuals
         nnlearn plot runs/moons --text
     """
+    from nnlearn.errors import shown_path
     from nnlearn.plots import png as plotting
 
-    if boundary and confusion:
-        raise click.UsageError("choose one of --boundary and --confusion")
-    if (boundary or confusion) and (len(run_dirs) != 1 or metric):
-        raise click.UsageError("--boundary and --confusion take one RUN_DIR and no --metric")
-    if data and not (boundary or confusion):
-        raise click.UsageError("--data goes with --boundary or --confusion")
+    kinds = [k for k, on in (("--boundary", boundary), ("--confusion", confusion),
+                             ("--roc", roc), ("--residuals", residuals)) if on]
+    if len(kinds) > 1:
+        raise click.UsageError(f"choose one of {' and '.join(kinds)}")
+    if kinds and (len(run_dirs) != 1 or metric):
+        raise click.UsageError(f"{kinds[0]} takes one RUN_DIR and no --metric")
+    if data and not kinds:
+        raise click.UsageError("--data goes with --boundary, --confusion, --roc or --residuals")
     if text and out:
         raise click.UsageError("--text prints to the terminal; it takes no -o")
+    if text and (roc or residuals):
+        raise click.UsageError(f"{kinds[0]} draws a PNG only; leave out --text")
     if text:
         if boundary:
             click.echo(plotting.text_boundary(run_dirs[0], data=data))
@@ -631,9 +756,20 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         path = plotting.plot_boundary(run_dirs[0], out, data=data)
     elif confusion:
         path = plotting.plot_confusion(run_dirs[0], out, data=data)
+    elif roc:
+        path = plotting.plot_roc(run_dirs[0], out, data=data)
+    elif residuals:
+        path = plotting.plot_residuals(run_dirs[0], out, data=data)
     else:
         path = plotting.plot_curves(run_dirs, out, metric=metric)
-    click.echo(str(path))
+        from nnlearn.runs.run import diverged
+
+        for run in plotting.expand_runs(run_dirs):
+            reason = diverged(run)
+            if reason is not None:
+                click.echo(f"warning: {shown_path(run)} diverged ({reason}); its curves end "
+                           "where the loss stopped being finite", err=True)
+    click.echo(shown_path(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,27 @@ Library code raises these and never prints or exits; ``cli.py`` turns them into 
 
 from __future__ import annotations
 
+import os
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as messages show it: relative to the current folder when it lies under it
+    (``runs/iris``, what the user would type), absolute otherwise (``../`` chains mislead)."""
+    full = os.path.abspath(os.fspath(path))
+    try:
+        rel = os.path.relpath(full, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        return full
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return full
+    return rel
+
+
+def _where(path: str | None) -> str | None:
+    """An error's location: absolute paths (resolved from a config) shown as :func:`shown_path`
+    does; anything else (a path as typed, ``override '...'``) as it is."""
+    return shown_path(path) if path and os.path.isabs(path) else path
+
 
 class NnlearnError(Exception):
     """Base of every error nnlearn reports to the user; ``hint`` is an optional second line."""
@@ -42,7 +63,7 @@ class ConfigError(NnlearnError):
     ) -> None:
         self.key = key
         self.path = path
-        parts = [p for p in (path, key) if p]
+        parts = [p for p in (_where(path), key) if p]
         full = ": ".join([*parts, message])
         super().__init__(full, hint=hint)
         self.problem = message
@@ -70,7 +91,7 @@ class DataError(NnlearnError):
         if column is not None:
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
-        parts = [p for p in (path, prefix) if p]
+        parts = [p for p in (_where(path), prefix) if p]
         super().__init__(": ".join([*parts, message]), hint=hint)
 
 

@@ -369,7 +369,7 @@ def test_cli_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     assert f"resume with: nnlearn train --resume {run_dir}" in err
     done = load_arrays(run_dir / runs.CHECKPOINT_FILE)[1]["training_state"]["epoch"]
     assert done >= 2
-    assert f"Interrupted: interrupted after {done} complete epochs" in err
+    assert f"Interrupted after {done} complete epochs" in err
     assert len(_history(run_dir)) == done
     assert (run_dir / runs.MODEL_FILE).is_file()
 

@@ -748,3 +748,35 @@ def _read_slow(path: str, req: _Request) -> Table:
         lines=np.concatenate(block.all_lines),
         weights=weights,
     )
+
+
+def read_columns(path: str, columns: list[str], lines: np.ndarray) -> list[list[str]]:
+    """The raw cells of ``columns`` (any type: ids, names) for the rows starting at physical
+    ``lines`` (a Table's ``lines``), in that order, whitespace stripped. Used to carry
+    identifying columns into a predictions file; raises DataError for an unknown column."""
+    text, encoding_error = _decode(path)
+    if encoding_error is not None:
+        raise encoding_error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    prev_end = 0
+    header: list[str] | None = None
+    slots: list[int] = []
+    by_line: dict[int, list[str]] = {}
+    try:
+        for row in reader:
+            line = prev_end + 1
+            prev_end = reader.line_num
+            if _is_blank(row):
+                continue
+            if header is None:
+                header = [c.strip() for c in row]
+                missing = [c for c in columns if c not in header]
+                if missing:
+                    raise DataError(f"no column {missing[0]!r} to keep; the columns are "
+                                    f"{_column_list(header)}", path=path)
+                slots = [header.index(c) for c in columns]
+                continue
+            by_line[line] = [row[i].strip() if i < len(row) else "" for i in slots]
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV ({exc})", path=path, line=prev_end + 1) from None
+    return [by_line[int(n)] for n in lines]

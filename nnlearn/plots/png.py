@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from nnlearn.runs.model import Model
 INSTALL_HINT = "pip install 'nnlearn[plot]'"
 #: Default file names, written into the run (or sweep) folder when no output path is given.
 CURVES_FILE, BOUNDARY_FILE, CONFUSION_FILE = "curves.png", "boundary.png", "confusion.png"
+RESIDUALS_FILE, ROC_FILE = "residuals.png", "roc.png"
 #: History columns that are not metrics of a split.
 _NOT_METRICS = {"epoch", "train_loss", "val_loss", "lr", "seconds"}
 DPI = 100
@@ -96,6 +98,8 @@ class RunCurves:
     label: str
     epoch: np.ndarray
     series: dict[str, np.ndarray]
+    best_epoch: int | None = None   # early stopping's best epoch, whose weights were kept
+    diverged: bool = False
 
 
 @dataclass
@@ -112,6 +116,9 @@ class Curves:
     loss_columns: list[str]
     metric_columns: list[str]
     differs: list[str] = field(default_factory=list)
+    #: (label, indices into ``runs``): runs that differ only in their seed are one variant,
+    #: drawn as the mean over seeds with a min-max band
+    groups: list[tuple[str, list[int]]] = field(default_factory=list)
 
 
 def read_history_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -245,8 +252,59 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
     loss_cols = [c for c in ("train_loss", "val_loss") if c in present]
     metric_cols = ([] if m is None else
                    [c for c in (f"train_{m}", f"val_{m}", m) if c in present and c != "epoch"])
-    runs = [RunCurves(r, lab, h["epoch"], h) for r, lab, h in zip(run_dirs, labels, histories)]
-    return Curves(runs, m, loss_cols, metric_cols, differs)
+    runs = [RunCurves(r, lab, h["epoch"], h, *_run_status(r))
+            for r, lab, h in zip(run_dirs, labels, histories)]
+    return Curves(runs, m, loss_cols, metric_cols, differs, variant_groups(configs, labels))
+
+
+def _run_status(run_dir: Path) -> tuple[int | None, bool]:
+    """(the epoch whose weights early stopping kept, or None; whether the run diverged)."""
+    import json
+
+    from nnlearn.runs.run import METRICS_FILE
+
+    try:
+        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, False
+    if not isinstance(summary, dict):
+        return None, False
+    best = summary.get("restored_epoch")
+    return (int(best) if isinstance(best, (int, float)) else None,
+            summary.get("status") == "diverged")
+
+
+def variant_groups(configs: Sequence[Mapping[str, Any] | None],
+                   labels: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """Runs whose configs are equal but for the seed (and where they were written), in order of
+    first appearance, each with a legend label naming what differs between the groups; a run
+    without a config is a group of its own."""
+    keys: list[Any] = []
+    members: list[list[int]] = []
+    for i, cfg in enumerate(configs):
+        if cfg is None:
+            key: Any = ("run", i)
+        else:
+            flat = _flatten(cfg)
+            key = repr(sorted((k, repr(v)) for k, v in flat.items()
+                              if k != "seed" and not k.startswith("output.")))
+        if key in keys:
+            members[keys.index(key)].append(i)
+        else:
+            keys.append(key)
+            members.append([i])
+    if all(len(m) == 1 for m in members):
+        return [(labels[m[0]], m) for m in members]
+    firsts = [configs[m[0]] for m in members]
+    names = [labels[m[0]] for m in members]
+    if len(members) > 1:
+        stripped = [None if c is None else {k: v for k, v in c.items() if k != "seed"}
+                    for c in firsts]
+        names = run_labels(stripped, names)[0]
+    else:
+        names = ["the runs"]
+    return [(f"{name} ({len(m)} seeds)" if len(m) > 1 else name, m)
+            for name, m in zip(names, members)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -255,7 +313,9 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
 
 def _require_classifier(model: Model, what: str, n_features: int | None = None) -> None:
     if model.task != "classification":
-        raise NnlearnError(f"{what} needs a classification model; this one does regression")
+        raise NnlearnError(f"{what} needs a classification model; this one does regression",
+                           hint="for a regression model: nnlearn plot RUN_DIR --residuals "
+                                "(predicted vs actual, and the residuals)")
     if n_features is not None and len(model.feature_names) != n_features:
         names = ", ".join(model.feature_names[:4]) + (", ..." if len(model.feature_names) > 4
                                                       else "")
@@ -324,6 +384,93 @@ def confusion_data(model: Model, table: Table) -> Confusion:
                      float(m["accuracy"]), int(m["n"]), table.path)
 
 
+@dataclass
+class Residuals:
+    """A regression model's predictions against the truth: ``actual`` and ``predicted`` (n,)
+    in the target's own units (every output's values, one after another, for several)."""
+
+    actual: np.ndarray
+    predicted: np.ndarray
+    target: str
+    r2: float
+    source: str
+
+
+def residual_data(model: Model, table: Table) -> Residuals:
+    """Predicted vs actual values of a regression model on a labelled ``table``."""
+    from nnlearn.data import regression_targets
+
+    if model.task != "regression":
+        raise NnlearnError("predicted-vs-actual and residual plots need a regression model; "
+                           "this one does classification",
+                           hint="for a classifier: --confusion, or --roc for two classes")
+    y = regression_targets(table.y, table.lines, table.path, column=table.target)
+    actual = np.asarray(y, dtype=np.float64).reshape(len(table.X), -1)
+    predicted = model.predict_values(table.X).reshape(actual.shape)
+    ss_res = float(((actual - predicted) ** 2).sum())
+    ss_tot = float(((actual - actual.mean(axis=0)) ** 2).sum())
+    r2 = 1 - ss_res / ss_tot if ss_tot > 0 else math.nan
+    return Residuals(actual.ravel(), predicted.ravel(), str(model.target), r2, table.path)
+
+
+@dataclass
+class Roc:
+    """ROC and precision-recall curves of a two-class model: at every threshold on the
+    predicted probability of ``positive``, the false/true positive rates (``fpr``, ``tpr``)
+    and the ``precision``/``recall``; ``auc`` the area under the ROC curve and
+    ``average_precision`` the step-wise area under the precision-recall curve."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    auc: float
+    average_precision: float
+    positive: str
+    prevalence: float
+    source: str
+
+
+def roc_curves(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(fpr, tpr, precision, recall, auc, average_precision) from scores (n,) and 0/1 truth.
+
+    Rows are sorted by score, highest first; every distinct score is one threshold (tied rows
+    cross it together). AUC is the trapezoidal area under (fpr, tpr) from (0, 0); average
+    precision is sum over thresholds of (recall step) x precision, as scikit-learn defines it."""
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(positive, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    scores, truth = scores[order], truth[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # end of each tie group
+    tp = np.cumsum(truth)[last]
+    fp = (last + 1) - tp
+    p, n = truth.sum(), len(truth) - truth.sum()
+    tpr = np.r_[0.0, tp / p] if p else np.r_[0.0, np.zeros_like(tp)]
+    fpr = np.r_[0.0, fp / n] if n else np.r_[0.0, np.zeros_like(fp)]
+    precision = tp / (tp + fp)
+    recall = tp / p if p else np.zeros_like(tp)
+    auc = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(
+        np.trapz(tpr, fpr))
+    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return fpr, tpr, precision, recall, auc, ap
+
+
+def roc_data(model: Model, table: Table) -> Roc:
+    """ROC and precision-recall curves of a two-class model on a labelled ``table``; the
+    second class (in the model's order) is the positive one."""
+    _require_classifier(model, "ROC and precision-recall curves")
+    if len(model.classes) != 2:
+        raise NnlearnError(f"ROC and precision-recall curves are for two classes; this model "
+                           f"has {len(model.classes)}",
+                           hint="use --confusion for the confusion matrix")
+    y = model.encoder.transform(table.y, lines=table.lines, path=table.path)
+    proba = np.asarray(model.predict_proba(table.X), dtype=np.float64)
+    truth = (np.asarray(y) == 1).astype(np.float64)
+    fpr, tpr, precision, recall, auc, ap = roc_curves(proba[:, 1], truth)
+    return Roc(fpr, tpr, precision, recall, auc, ap, str(model.classes[1]),
+               float(truth.mean()), table.path)
+
+
 def _run_and_table(run: str | os.PathLike, data: str | os.PathLike | None,
                    split: str) -> tuple[Model, Table]:
     """The run's model and a labelled table: ``data``, else the config's ``data.<split>``."""
@@ -375,50 +522,136 @@ def _use_log(values: Sequence[np.ndarray]) -> bool:
     return bool(good.size) and good.min() > 0 and good.max() / good.min() > 20
 
 
-def draw_curves(curves: Curves, path: str | os.PathLike, *,
-                size: tuple[float, float] | None = None) -> Path:
-    """Loss panel (and metric panel) for every run: train solid, val dashed, one colour per run.
-    ``size`` in inches (100 dpi); default 4 x 3.2 per panel."""
+#: Characters of legend text that fit per inch of figure width at the "small" font size.
+_CHARS_PER_INCH = 13
+
+
+def _legend_layout(labels: Sequence[str], width_in: float) -> tuple[list[str], int, int]:
+    """Labels wrapped to the figure's width (at their ", " separators), the number of legend
+    columns, and the number of text lines the legend takes (so the figure can grow by that)."""
+    room = max(int(width_in * _CHARS_PER_INCH) - 6, 12)
+    wrapped = []
+    for label in labels:
+        lines: list[str] = []
+        for part in label.split(", "):
+            if lines and len(lines[-1]) + 2 + len(part) <= room:
+                lines[-1] += ", " + part
+            else:
+                if lines:
+                    lines[-1] += ","
+                lines.append(part)
+        wrapped.append("\n".join(lines))
+    longest = max((max(len(x) for x in w.split("\n")) for w in wrapped), default=1)
+    ncol = max(1, min(len(wrapped), (room + 6) // (longest + 6)))
+    rows = [wrapped[i:i + ncol] for i in range(0, len(wrapped), ncol)]
+    lines = sum(max(w.count("\n") + 1 for w in row) for row in rows)
+    return wrapped, ncol, lines
+
+
+def _stack(runs: Sequence[RunCurves], column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs of the longest run, (n_runs, n_epochs) values, NaN-padded) of one column."""
+    longest = max(runs, key=lambda r: len(r.epoch))
+    out = np.full((len(runs), len(longest.epoch)), np.nan)
+    for i, run in enumerate(runs):
+        if column in run.series:
+            v = run.series[column]
+            out[i, :len(v)] = np.where(np.isfinite(v), v, np.nan)
+    return longest.epoch, out
+
+
+def curves_figure(curves: Curves, *, size: tuple[float, float] | None = None):
+    """The learning-curve Figure (see :func:`draw_curves`), not yet saved; returns
+    (figure, its legend)."""
+    try:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+    except ImportError:
+        _new_figure((1, 1))  # raises the error that names the extra to install
+        raise
+
     panels = [("loss", curves.loss_columns)]
     if curves.metric_columns:
         panels.append((curves.metric or "", curves.metric_columns))
-    fig = _new_figure(size or (4.0 * len(panels), 3.2))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    several = len(curves.runs) > 1
-    colors = _colors(len(curves.runs))
+    groups = curves.groups or [(r.label, [i]) for i, r in enumerate(curves.runs)]
+    several = len(groups) > 1 or len(groups[0][1]) > 1
+    width = (size or (4.0 * len(panels), 3.2))[0]
     styles = {"train": "-", "val": "--"}
+    colors = _colors(len(groups))
+    marked = False
+    handles, labels = [], []
+    for_style = [c.split("_", 1)[0] for _, cols in panels for c in cols
+                 if c.startswith(("train_", "val_"))]
+    # the legend: one entry per variant (several runs), then what line styles mean
+    if several:
+        for (label, _), color in zip(groups, colors):
+            handles.append(Patch(color=color))
+            labels.append(label)
+    for split in ("train", "val"):
+        if split in for_style:
+            handles.append(Line2D([], [], color="k" if several else colors[0],
+                                  linestyle=styles[split]))
+            labels.append(split)
+    if any(len(m) > 1 for _, m in groups):
+        handles.append(Patch(color="0.6", alpha=0.35))
+        labels.append("min-max over seeds")
+    if any(r.best_epoch is not None for r in curves.runs):
+        marked = True
+        handles.append(Line2D([], [], color="k", marker="o", markerfacecolor="none",
+                              linestyle="none"))
+        labels.append("best epoch (weights kept)")
+    wrapped, ncol, lines = _legend_layout(labels, width)
+    if size is None:
+        size = (width, 3.2 + 0.17 * max(lines - 1, 0))
+    fig = _new_figure(size)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, cols) in zip(axes, panels):
-        for run, color in zip(curves.runs, colors):
+        for (_, members), color in zip(groups, colors):
+            runs = [curves.runs[i] for i in members]
             for c in cols:
-                if c not in run.series:
+                if not any(c in r.series for r in runs):
                     continue
                 split = c.split("_", 1)[0] if c.startswith(("train_", "val_")) else ""
-                y = np.where(np.isfinite(run.series[c]), run.series[c], np.nan)
-                label = (run.label if c == cols[0] else None) if several else (split or c)
-                ax.plot(run.epoch, y, linestyle=styles.get(split, "-"), color=color,
-                        linewidth=1.3, label=label)
+                x, values = _stack(runs, c)
+                style = styles.get(split, "-")
+                if len(runs) > 1:
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: a gap
+                        mean = np.nanmean(values, axis=0)
+                        lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+                    ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+                    ax.plot(x, mean, linestyle=style, color=color, linewidth=1.3)
+                    continue
+                run = runs[0]
+                ax.plot(x, values[0], linestyle=style, color=color, linewidth=1.3)
+                if marked and run.best_epoch is not None and split == "val":
+                    at = np.flatnonzero(run.epoch == run.best_epoch)
+                    if at.size and np.isfinite(values[0][at[0]]):
+                        ax.plot([run.best_epoch], [values[0][at[0]]], marker="o",
+                                markerfacecolor="none", color=color, markersize=7,
+                                linestyle="none")
         if title == "loss" and _use_log([r.series[c] for r in curves.runs for c in cols
                                          if c in r.series]):
             ax.set_yscale("log")
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-    if several:
-        from matplotlib.lines import Line2D
+    if not several:
+        run = curves.runs[0]
+        fig.suptitle(run.run_dir.name + (" (diverged)" if run.diverged else ""),
+                     fontsize="medium")
+    legend = fig.legend(handles, wrapped, loc="outside lower center", ncols=ncol,
+                        fontsize="small", frameon=False)
+    return fig, legend
 
-        runs_legend = axes[0].legend(fontsize="small")
-        style = [Line2D([], [], color="k", linestyle=s, label=n) for n, s in styles.items()]
-        split_panels = [i for i, (_, cols) in enumerate(panels)
-                        if any(c.startswith(("train_", "val_")) for c in cols)]
-        if split_panels and split_panels[-1] == 0:
-            axes[0].add_artist(runs_legend)  # a second legend would replace the first
-            axes[0].legend(handles=style, fontsize="small", loc="lower left")
-        elif split_panels:
-            axes[split_panels[-1]].legend(handles=style, fontsize="small")
-    else:
-        for ax in axes:
-            ax.legend(fontsize="small")
-        fig.suptitle(curves.runs[0].run_dir.name, fontsize="medium")
+
+def draw_curves(curves: Curves, path: str | os.PathLike, *,
+                size: tuple[float, float] | None = None) -> Path:
+    """Loss panel (and metric panel) for every run: train solid, val dashed, one colour per run
+    (per variant: runs that differ only in the seed are drawn as their mean with a min-max
+    band), early stopping's best epoch marked, and the legend below the panels, its labels
+    wrapped to the figure's width. ``size`` in inches (100 dpi); default 4 x 3.2 per panel,
+    taller when the legend needs more than one line."""
+    fig, _ = curves_figure(curves, size=size)
     return _save(fig, path)
 
 
@@ -487,6 +720,61 @@ def draw_confusion(c: Confusion, path: str | os.PathLike, *,
     return _save(fig, path)
 
 
+def draw_residuals(r: Residuals, path: str | os.PathLike, *,
+                   size: tuple[float, float] = (8.0, 3.6), title: str | None = None) -> Path:
+    """Two panels: predicted against actual (on the diagonal when right), and the residuals
+    (actual - predicted) against the prediction (a shapeless band around 0 when the model
+    has caught what it can)."""
+    fig = _new_figure(size)
+    left, right = fig.subplots(1, 2)
+    point = float(np.clip(3000 / max(len(r.actual), 1), 6, 30))
+    color = _colors(1)[0]
+    left.scatter(r.actual, r.predicted, s=point, color=color, alpha=0.6, linewidths=0)
+    lo = float(np.nanmin([r.actual.min(), r.predicted.min()]))
+    hi = float(np.nanmax([r.actual.max(), r.predicted.max()]))
+    left.plot([lo, hi], [lo, hi], color="k", linewidth=0.8, linestyle="--")
+    left.set_xlabel(f"actual {r.target}")
+    left.set_ylabel(f"predicted {r.target}")
+    left.set_title(f"predicted vs actual (R² {r.r2:.3f})", fontsize="medium")
+    right.scatter(r.predicted, r.actual - r.predicted, s=point, color=color, alpha=0.6,
+                  linewidths=0)
+    right.axhline(0.0, color="k", linewidth=0.8, linestyle="--")
+    right.set_xlabel(f"predicted {r.target}")
+    right.set_ylabel("residual (actual − predicted)")
+    right.set_title("residuals", fontsize="medium")
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title or f"{Path(r.source).name} (n={len(r.actual)})", fontsize="medium")
+    return _save(fig, path)
+
+
+def draw_roc(c: Roc, path: str | os.PathLike, *, size: tuple[float, float] = (8.0, 3.8),
+             title: str | None = None) -> Path:
+    """Two panels: the ROC curve (with the diagonal of guessing) and the precision-recall
+    curve (with the prevalence line of guessing), their areas in the titles."""
+    fig = _new_figure(size)
+    left, right = fig.subplots(1, 2)
+    color = _colors(1)[0]
+    left.plot(c.fpr, c.tpr, color=color, linewidth=1.5)
+    left.plot([0, 1], [0, 1], color="k", linewidth=0.8, linestyle="--")
+    left.set_xlabel("false positive rate")
+    left.set_ylabel("true positive rate (recall)")
+    left.set_title(f"ROC, AUC {c.auc:.3f}", fontsize="medium")
+    right.step(np.r_[0.0, c.recall], np.r_[c.precision[0], c.precision], where="pre",
+               color=color, linewidth=1.5)
+    right.axhline(c.prevalence, color="k", linewidth=0.8, linestyle="--")
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    right.set_title(f"precision-recall, AP {c.average_precision:.3f}", fontsize="medium")
+    for ax in (left, right):
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title or f"{Path(c.source).name}: positive class {c.positive!r} "
+                 "(dashed: guessing)", fontsize="medium")
+    return _save(fig, path)
+
+
 # ------------------------------------------------------------------------------------------
 # from run folders to pictures: what `nnlearn plot` calls
 
@@ -515,20 +803,54 @@ def plot_confusion(run: str | os.PathLike, out: str | os.PathLike | None = None,
                           out or default_output([run], CONFUSION_FILE))
 
 
+def plot_residuals(run: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                   data: str | os.PathLike | None = None) -> Path:
+    """Predicted-vs-actual and residual plots of a regression run on its test data -> PNG."""
+    model, table = _run_and_table(run, data, "test")
+    return draw_residuals(residual_data(model, table),
+                          out or default_output([run], RESIDUALS_FILE))
+
+
+def plot_roc(run: str | os.PathLike, out: str | os.PathLike | None = None, *,
+             data: str | os.PathLike | None = None) -> Path:
+    """ROC and precision-recall curves of a two-class run on its test data -> PNG."""
+    model, table = _run_and_table(run, data, "test")
+    return draw_roc(roc_data(model, table), out or default_output([run], ROC_FILE))
+
+
 def text_curves(paths: Sequence[str | os.PathLike], *, metric: str | None = None,
                 width: int = 60, height: int = 12) -> str:
     """Learning curves as character charts: one for the loss, one for the metric."""
+    from nnlearn.errors import shown_path
+    from nnlearn.runs.run import diverged
+
     curves = curves_data(paths, metric=metric)
     several = len(curves.runs) > 1
     charts = []
+    for run in curves.runs:
+        reason = diverged(run.run_dir)
+        if reason is not None:
+            charts.append(f"{shown_path(run.run_dir)}: this run diverged ({reason}); its "
+                          "last values are not finite or huge")
     for title, cols in (("loss", curves.loss_columns), (curves.metric, curves.metric_columns)):
         if not cols:
             continue
         series: dict[str, list[float]] = {}
-        for run in curves.runs:
+        groups = curves.groups or [(r.label, [i]) for i, r in enumerate(curves.runs)]
+        for label, members in groups:
+            runs = [curves.runs[i] for i in members]
             for c in cols:
-                if c in run.series:
-                    series[f"{run.label} {c}" if several else c] = run.series[c].tolist()
+                if not any(c in r.series for r in runs):
+                    continue
+                _, values = _stack(runs, c)
+                if len(runs) > 1:  # a variant over its seeds: the mean, as the PNG draws it
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        line = np.nanmean(values, axis=0)
+                    label_c = f"{label} {c} (mean)"
+                else:
+                    line, label_c = values[0], f"{label} {c}"
+                series[label_c if several else c] = line.tolist()
         longest = max(curves.runs, key=lambda r: len(r.epoch))
         log = title == "loss" and _use_log([np.asarray(v) for v in series.values()])
         charts.append(textplot.line_chart(series, x=longest.epoch.tolist(), width=width,

@@ -97,36 +97,62 @@ def _num(v: float) -> str:
     return f"{v:.4g}" if _finite(v) else str(v)
 
 
-def loss_sparklines(history: Sequence[Mapping[str, float]], *, width: int = 40,
-                    ascii: bool = False) -> list[str]:
-    """Two lines summing up a run's loss curves: train loss and (when there is one) val loss,
-    on one shared scale so the gap between them shows, each with its first and last value
-    (named as history.csv's columns, so they are not mistaken for the final metrics)::
+def _cell_of(index: int, n: int, width: int) -> int:
+    """The sparkline cell that point ``index`` of ``n`` falls in after :func:`resample`."""
+    if n <= width:
+        return index
+    return next(i for i in range(width) if index < (i + 1) * n // width)
 
-        train_loss █▆▄▃▂▂▁▁▁▁  0.6931 → 0.0123  (200 epochs, log scale)
-        val_loss   █▆▅▃▃▂▂▂▂▂  0.7012 → 0.0456
+
+def loss_sparklines(history: Sequence[Mapping[str, float]], *, width: int = 40,
+                    ascii: bool = False, restored_epoch: int | None = None) -> list[str]:
+    """Lines summing up a run's loss curves: train loss and (when there is one) val loss, each
+    scaled to its own range so that its shape shows (a validation loss that creeps up by 20%
+    is as visible as a training loss that falls a thousandfold), each with its first and last
+    value (named as history.csv's columns, so they are not mistaken for the final metrics).
+    When the lowest val loss is not the last one, a third line marks its epoch; when early
+    stopping restored the weights of ``restored_epoch``, that line says so::
+
+        train_loss █▆▄▃▂▂▁▁▁▁  0.6931 → 0.0123  (200 epochs, each on its own log scale)
+        val_loss   ▃▁▁▂▂▃▄▅▆█  0.7012 → 0.8456
+                    ^ lowest val_loss 0.6512 at epoch 21
 
     ``history`` is the per-epoch list of dicts the trainer returns (or history.csv's rows)."""
     cols = [c for c in ("train_loss", "val_loss") if any(c in row for row in history)]
     if not history or not cols:
         return []
     series = {c: [row.get(c, math.nan) for row in history] for c in cols}
-    log = can_log(list(series.values()))
-    pts = {c: resample(s, width) for c, s in series.items()}
-    rng = _range(list(pts.values()), log)
-    lo, hi = rng if rng is not None else (None, None)
+    log = all(can_log([s]) for s in series.values())
     arrow = "->" if ascii else "→"
     lines = []
     for i, c in enumerate(cols):
         vals = [v for v in series[c] if _finite(v)]
         ends = f"{_num(vals[0])} {arrow} {_num(vals[-1])}" if vals else "no values"
         name = c.ljust(10)
-        line = f"{name} {sparkline(pts[c], lo=lo, hi=hi, log=log, ascii=ascii)}  {ends}"
+        line = f"{name} {sparkline(series[c], width=width, log=log, ascii=ascii)}  {ends}"
         if i == 0:
-            scale = ", log scale" if log else ""
+            scale = "log scale" if log else "scale"
             n = len(history)
-            line += f"  ({n} epoch{'s' if n != 1 else ''}{scale})"
+            own = "each on its own " if len(cols) > 1 else ""
+            line += f"  ({n} epoch{'s' if n != 1 else ''}, {own}{scale})"
         lines.append(line)
+    marked = cols[-1]
+    values = series[marked]
+    finite = [k for k, v in enumerate(values) if _finite(v)]
+    if not finite:
+        return lines
+    epochs = [int(row.get("epoch", k + 1)) for k, row in enumerate(history)]
+    if restored_epoch is not None and restored_epoch in epochs:
+        best = epochs.index(restored_epoch)
+        note = (f"epoch {restored_epoch}'s weights were restored (early stopping): "
+                f"{marked} {_num(values[best])} there, not the last {_num(values[finite[-1]])}")
+    else:
+        best = min(finite, key=values.__getitem__)
+        if best == finite[-1]:
+            return lines
+        note = f"lowest {marked} {_num(values[best])} at epoch {epochs[best]}"
+    caret = "^" if ascii else "↑"
+    lines.append(" " * (11 + _cell_of(best, len(values), width)) + f"{caret} {note}")
     return lines
 
 
@@ -149,7 +175,9 @@ def line_chart(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | No
     grid = [[" "] * cols for _ in range(height)]
     pts = {name: resample(list(series[name]) + [math.nan] * (n - len(series[name])), cols)
            for name in names}
-    rng = _range(list(pts.values()), log)
+    # the scale covers every value, not only the column averages: the first loss (often the
+    # highest) must be on the axis even when its column averages it with lower ones
+    rng = _range([*pts.values(), *(list(v) for v in series.values())], log)
     lines = [title] if title else []
     if rng is None:
         lines.append("(nothing to draw: no finite values)")
@@ -168,16 +196,24 @@ def line_chart(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | No
             return _num(10 ** (math.log10(lo) + frac * (math.log10(hi) - math.log10(lo))))
         return _num(lo + frac * (hi - lo))
 
-    ticks = {0: label(1.0), height - 1: label(0.0)}
-    if height >= 5:
-        ticks[(height - 1) // 2] = label(1 - ((height - 1) // 2) / (height - 1))
+    if hi > lo:
+        ticks = {0: label(1.0), height - 1: label(0.0)}
+        if height >= 5:
+            ticks[(height - 1) // 2] = label(1 - ((height - 1) // 2) / (height - 1))
+    else:  # one value: one label, on the row where it is drawn
+        ticks = {height - 1 - (height - 1) // 2: _num(lo)}
     pad = max(len(t) for t in ticks.values())
     for r, row in enumerate(grid):
         lines.append(f"{ticks.get(r, '').rjust(pad)} |{''.join(row)}")
     lines.append(" " * pad + " +" + "-" * cols)
     x_lo, x_hi = (_num(xs[0]), _num(xs[-1])) if xs else ("", "")
-    lines.append(" " * (pad + 2) + x_lo + x_hi.rjust(max(cols - len(x_lo), len(x_hi) + 1)))
-    entries = [f"{MARKERS[k % len(MARKERS)]} {name}" for k, name in enumerate(names)]
+    if len(xs) > 1:
+        lines.append(" " * (pad + 2) + x_lo + x_hi.rjust(max(cols - len(x_lo), len(x_hi) + 1)))
+    else:
+        lines.append(" " * (pad + 2) + x_lo)
+    entries = [f"{MARKERS[k % len(MARKERS)]} {name}" + (
+        "" if any(_finite(v) and (v > 0 or not log) for v in series[name])
+        else " (no finite values)") for k, name in enumerate(names)]
     entries += ["(log scale)"] if log else []
     legend = "   ".join(entries)
     if len(legend) > max(cols, 40):  # too long for one line: one entry per line

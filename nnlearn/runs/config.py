@@ -401,6 +401,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: A typical value for a setting named where an optimizer or schedule name belongs.
+_SETTING_EXAMPLES = {"momentum": "0.9", "nesterov": "true"}
+
+
 def _named_mapping(
     value: Any,
     key: str,
@@ -427,6 +431,13 @@ def _named_mapping(
     else:
         ctx.fail(key, f"expected {kind} name ({', '.join(names)}) or a mapping "
                  f"{{name: ..., <parameter>: ...}}, got {_show(value)}")
+    owners = [n for n, s in specs.items() if isinstance(name_value, str) and name_value in s]
+    if owners and name_value not in specs:  # `optimizer: momentum`: a setting, not a name
+        example = _SETTING_EXAMPLES.get(name_value, _show(specs[owners[0]][name_value][0]))
+        article = "an" if kind[0] in "aeiou" else "a"
+        ctx.fail(name_key, f"{name_value!r} is not {article} {kind} but a setting of "
+                 f"{' and '.join(owners)}",
+                 f"write {key.rsplit('.', 1)[-1]}: {{name: {owners[0]}, {name_value}: {example}}}")
     if not (isinstance(name_value, str) and name_value in specs):
         ctx.fail(name_key, f"expected one of {', '.join(names)}; got {_show(name_value)}"
                  f"{_did_you_mean(name_value, names)}")
@@ -1155,4 +1166,26 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
         raise ConfigError(f"the top level must be a mapping of settings (key: value), "
                           f"got {_show(raw)}", path=source)
     raw = apply_overrides(raw, overrides)
-    return resolve(raw, base_dir=Path(os.path.abspath(source)).parent, source=source)
+    try:
+        return resolve(raw, base_dir=Path(os.path.abspath(source)).parent, source=source)
+    except ConfigError as exc:
+        item = _override_of(exc.key, overrides)
+        if item is None:
+            raise
+        # the bad value came from the command line, not from the file: say so
+        raise ConfigError(exc.problem, key=exc.key, path=f"override {item!r}",
+                          hint=exc.hint) from None
+
+
+def _override_of(key: str | None, overrides: Sequence[str]) -> str | None:
+    """The last ``--set`` item that set ``key`` (or a key above or below it), if any."""
+    if not key or isinstance(overrides, str):
+        return None
+    found = None
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item:
+            continue
+        set_key = ".".join(p.strip() for p in item.split("=", 1)[0].split("."))
+        if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
+            found = item
+    return found

@@ -38,7 +38,14 @@ from nnlearn.data import (
     regression_targets,
     split_indices,
 )
-from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
+from nnlearn.errors import (
+    ConfigError,
+    DataError,
+    DivergedError,
+    NnlearnError,
+    TrainingInterrupted,
+    shown_path,
+)
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
@@ -303,8 +310,8 @@ def make_run_dir(path: Path, *, numbered: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not numbered:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise NnlearnError(f"{path}: already exists and is not empty; choose another --out "
-                               "(a run never overwrites another run's files)")
+            raise NnlearnError(f"{shown_path(path)}: already exists and is not empty; choose "
+                               "another --out (a run never overwrites another run's files)")
         path.mkdir(exist_ok=True)
         return path
     candidate, k = path, 1
@@ -443,12 +450,12 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     ckpt = run_dir / CHECKPOINT_FILE
     finished = _finished(run_dir)
     if not ckpt.is_file() and finished:
-        raise NnlearnError(f"{run_dir}: this run finished ({finished}) and has no "
+        raise NnlearnError(f"{shown_path(run_dir)}: this run finished ({finished}) and has no "
                            f"{CHECKPOINT_FILE}; there is nothing to resume",
                            hint=f"to train further from its weights: nnlearn train CONFIG "
-                                f"--init-from {run_dir}")
+                                f"--init-from {shown_path(run_dir)}")
     if not ckpt.is_file():
-        raise NnlearnError(f"{run_dir}: no {CHECKPOINT_FILE} to resume from",
+        raise NnlearnError(f"{shown_path(run_dir)}: no {CHECKPOINT_FILE} to resume from",
                            hint="a run writes one on Ctrl-C or every training.checkpoint_every "
                                 "epochs")
     cfg = load_run_config(run_dir)
@@ -460,6 +467,17 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     except (KeyError, ValueError, TypeError) as exc:
         raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config ({exc})") from None
     return _fit_and_write(p, run_dir)
+
+
+def diverged(run_dir: str | os.PathLike) -> str | None:
+    """The error of a run that diverged (its metrics.json says so), or None."""
+    try:
+        summary = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(summary, dict) and summary.get("status") == "diverged"):
+        return None
+    return str(summary.get("error") or "the loss became non-finite")
 
 
 def _finished(run_dir: Path) -> str | None:
@@ -512,9 +530,9 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         _write_diagnostics(p, run_dir)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
-            f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
+            f"interrupted after {done} complete epochs; checkpoint saved in {shown_path(run_dir)}",
             checkpoint=str(run_dir),
-            hint=f"resume with: nnlearn train --resume {run_dir}") from None
+            hint=f"resume with: nnlearn train --resume {shown_path(run_dir)}") from None
     except DivergedError as exc:
         _write_diagnostics(p, run_dir)
         write_history(run_dir / HISTORY_FILE, p.trainer.history)
@@ -580,7 +598,14 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
     if path.is_dir():
         model_path = path / MODEL_FILE
         if not model_path.is_file():
-            raise NnlearnError(f"{path}: no {MODEL_FILE} in this folder; is it a run folder?")
+            reason = diverged(path)
+            if reason is not None:
+                raise NnlearnError(f"{shown_path(path)}: this run diverged, so it saved no "
+                                   f"model ({reason})",
+                                   hint="train again with a lower training.learning_rate (e.g. "
+                                        "10x lower) or with training.clip_grad_norm")
+            raise NnlearnError(f"{shown_path(path)}: no {MODEL_FILE} in this folder; is it a run "
+                               "folder?")
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
         return load_model(model_path), cfg
     arrays, meta = load_arrays(path)

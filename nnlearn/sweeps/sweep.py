@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted
+from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, shown_path
 from nnlearn.runs import atomicio
 from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
 
@@ -831,8 +831,8 @@ def _state(spec: RunSpec) -> tuple[str, dict[str, Any] | None]:
     if status == "ok":
         if not _stored_config_matches(run_dir, spec.cfg):
             raise ConfigError(
-                f"{run_dir}: this run finished earlier with a different config (the base "
-                "config or the sweep file changed)",
+                f"{shown_path(run_dir)}: this run finished earlier with a different config (the "
+                "base config or the sweep file changed)",
                 hint="use another --out, or delete that run folder to run it again")
         return "done", summary
     if status in FAILED_STATUSES:
@@ -1071,5 +1071,5 @@ def format_summary(result: SweepResult) -> str:
     if failed:
         lines += ["", "failed runs:"]
         lines += [f"  {r['name']}: {r['status']} ({r['reason']}): {r['error']}" for r in failed]
-    lines += ["", f"results: {result.out / RESULTS_FILE}"]
+    lines += ["", f"results: {shown_path(result.out / RESULTS_FILE)}"]
     return "\n".join(lines)

@@ -120,6 +120,9 @@ class StepExplanation:
     clipped: bool = False
     notes: list[str] = field(default_factory=list)
     n_params: int = 0
+    raw_x: np.ndarray | None = None     # the rows as the CSV has them, when x is standardised
+    classes: list[str] | None = None    # class names, t holds their indices (classification)
+    raw_target: np.ndarray | None = None  # the target in its own units, when t is standardised
 
 
 # ------------------------------------------------------------------------------------------
@@ -312,14 +315,22 @@ def explain_step(prepared, *, sample: int | None = None, batch: int | None = Non
         probs = loss.output(out_z)
         output = probs[:, 1:] if loss.name == "bce" else probs
     table = prepared.train_table
-    lines = [int(v) for v in table.lines[prepared.train_idx[rows]]]
+    at = prepared.train_idx[rows]
+    lines = [int(v) for v in table.lines[at]]
+    model = prepared.model
+    raw_target = None
+    if getattr(model, "target_scaler", None) is not None:
+        raw_target = model.target_scaler.inverse_transform(np.asarray(y, dtype=np.float64))
     return StepExplanation(
         seed=int(prepared.cfg["seed"]), rows=[int(r) for r in rows], lines=lines,
         data_path=str(table.path), batch_note=note, n_train=len(train), loss_name=loss.name,
         target=y, sample_weights=w, output=output, blocks=blocks, loss_before=float(loss_before),
         loss_after=float(loss_after), optimizer=type(opt).__name__, lr=lr, rule=_rule(opt)[0],
         updates=_updates(net, before, opt, n_weights), clipped=clipped, notes=notes,
-        n_params=net.n_params())
+        n_params=net.n_params(),
+        raw_x=None if model.scaler is None else np.asarray(table.X[at], dtype=np.float64),
+        classes=None if model.task != "classification" else [str(c) for c in model.classes],
+        raw_target=raw_target)
 
 
 # ------------------------------------------------------------------------------------------
@@ -355,6 +366,24 @@ def _matrix(title: str, arr: np.ndarray, max_rows: int, max_cols: int) -> list[s
     cells = [[format(v, fmt) for v in row] for row in a]
     width = max(len(c) for row in cells for c in row)
     return [head] + ["  " + " ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _target_blocks(ex: StepExplanation, n: int, max_rows: int, max_cols: int) -> list[list[str]]:
+    """The target: class indices with their names, or the standardised target beside the raw
+    one, so ``t = 0`` reads as ``setosa`` and ``t = -1.269`` as the value in the CSV."""
+    t = np.asarray(ex.target).reshape(n, -1)
+    named = ex.classes is not None and any(c != str(k) for k, c in enumerate(ex.classes))
+    if named:
+        ids = t[:, 0].astype(int)
+        if n > max_rows:
+            named = ", ".join(f"{k} = {c}" for k, c in enumerate(ex.classes))
+            return [_matrix("target t", t, max_rows, max_cols), ["classes", f"  {named}"]]
+        return [[f"target t ({n}×1)", *(f"  {k} {ex.classes[k]}" for k in ids)]]
+    if ex.raw_target is not None:
+        raw = np.asarray(ex.raw_target).reshape(n, -1)
+        return [_matrix("target, from the CSV", raw, max_rows, max_cols),
+                _matrix("t = (target − mean) / std", t, max_rows, max_cols)]
+    return [_matrix("target t", t, max_rows, max_cols)]
 
 
 def _show_path(path: str) -> str:
@@ -424,6 +453,10 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
     ]
     for note in ex.notes:
         out += textwrap.wrap(f"Note: {note}.", width, subsequent_indent="  ")
+    if ex.raw_x is not None:
+        out += textwrap.wrap("Inputs are standardised: x = (raw − mean) / std, with each "
+                             "feature's mean and std over the training split "
+                             "(data.standardize).", width)
     out += ["", f"FORWARD  (input → output), n = {n}"]
     last_i = len(ex.blocks) - 1
     for i, blk in enumerate(ex.blocks):
@@ -433,7 +466,9 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
         kind = "the output layer" if i == last_i else f"a = {blk.activation}(z)"
         out.append(f"{blk.name}: z = x·W + b, {kind}{x_from}")
         parts = [m("W", blk.W), m("b", blk.b)]
-        if i == 0:
+        if i == 0 and ex.raw_x is not None:
+            parts += [m("raw x, from the CSV", ex.raw_x), m("x = (raw − mean) / std", blk.x)]
+        elif i == 0:
             parts.append(m("x", blk.x))
         parts.append(m("z = x·W + b", blk.z))
         if i != last_i:
@@ -444,12 +479,12 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
             parts.append(m("p = sigmoid(z)" if ex.loss_name == "bce" else "p = softmax(z)",
                            ex.output))
         if i == last_i:
-            parts.append(m("target t", np.asarray(ex.target).reshape(n, -1)))
+            parts += _target_blocks(ex, n, max_rows, max_cols)
         out += flow(parts)
     per_row, grad_text = LOSS_TEXT.get(ex.loss_name, ("", "dL/dz from the loss"))
     weighted = " (each row times its sample weight)" if ex.sample_weights is not None else ""
-    out += ["", (f"LOSS  {ex.loss_name}: L = mean over the {n} row{rows} of {per_row}{weighted}"
-            f" = {_loss(ex.loss_before)}"), "",
+    out += ["", f"LOSS  {ex.loss_name}: L = mean over the {n} row{rows} of {per_row}{weighted}",
+            f"  L = {_loss(ex.loss_before)}", "",
             "BACKWARD  (the chain rule, last layer first)"]
     for i in range(last_i, -1, -1):
         blk = ex.blocks[i]
