@@ -198,9 +198,13 @@ def _summary_lines(result) -> list[str]:
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="BLAS threads (default: training.threads, $NNLEARN_THREADS, or all cores).")
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
+@click.option("--snapshots", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Keep the weights at N evenly spaced epochs (snapshots.npz), for nnlearn "
+                   "report; same as --set training.snapshots=N.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json, quiet):
+def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, snapshots,
+          as_json, quiet):
     """Train the network a CONFIG file describes and write a run folder.
 
     Prints the run folder's path as the last line (or, with --json, a JSON object holding it).
@@ -210,10 +214,13 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
         nnlearn train configs/iris.yaml
         nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
         nnlearn train --resume runs/iris
+        nnlearn train configs/spirals.yaml --snapshots 20 && nnlearn report runs/spirals
     """
-    if resume_dir and (config or overrides or init_from or out or diagnostics):
+    if resume_dir and (config or overrides or init_from or out or diagnostics
+                       or snapshots is not None):
         raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out, "
-                               "--init-from, --diagnostics): it continues the run as configured")
+                               "--init-from, --diagnostics, --snapshots): it continues the run "
+                               "as configured")
     if not resume_dir and not config:
         raise click.UsageError("missing argument CONFIG (or use --resume RUN_DIR)")
     if resume_dir:
@@ -221,6 +228,8 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
             Path(resume_dir) / "config.yaml").is_file() else None
     else:
         extra = ("training.diagnostics=true",) if diagnostics else ()
+        if snapshots is not None:
+            extra += (f"training.snapshots={snapshots}",)
         cfg = _load_config(config, overrides + extra)
     _apply_threads(threads if threads else (cfg or {}).get("training", {}).get("threads"))
 
@@ -634,6 +643,30 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
     else:
         path = plotting.plot_curves(run_dirs, out, metric=metric)
     click.echo(str(path))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="HTML file to write (default: report.html in the run folder).")
+def report(run_dirs, out):
+    """Write one HTML page about a run, to open in any browser (offline, no server).
+
+    Config, metrics and why training stopped; learning curves; the decision regions and the
+    network at every snapshot on a slider with a play button (train with --snapshots N); layer
+    diagnostics (with --diagnostics); weight histograms; test results. Several runs, or a sweep
+    folder, give their curves overlaid and what differs. Prints the path of the page written.
+
+    \b
+    Example:
+        nnlearn train configs/spirals.yaml --snapshots 20
+        nnlearn report runs/spirals
+        nnlearn report runs/sweeps/learning-rate -o lr.html
+    """
+    from nnlearn.plots.report import build_report
+
+    click.echo(str(build_report(run_dirs, out)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,8 @@
     predict(...)    predictions for a CSV
 
 A run folder holds ``config.yaml`` (resolved, with the seed used), ``model.npz``, ``history.csv``,
-``metrics.json`` and, when checkpointing, ``checkpoint.npz``. Everything is validated before the
+``metrics.json`` and, when checkpointing, ``checkpoint.npz`` (with ``training.snapshots``, also
+``snapshots.npz``). Everything is validated before the
 folder is created, and every file is written atomically.
 """
 
@@ -237,6 +238,10 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
         from nnlearn.runs.diagnostics import Diagnostics
 
         all_callbacks.append(Diagnostics(train))
+    if t.get("snapshots"):
+        from nnlearn.runs.snapshots import Snapshots
+
+        all_callbacks.append(Snapshots(int(t["snapshots"]), int(t["epochs"])))
     all_callbacks.extend(callbacks)
     batch_size = None if t["batch_size"] == "full" else int(t["batch_size"])
     trainer = Trainer(network, model.loss, optimizer, rng=rng, batch_size=batch_size,
@@ -510,6 +515,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         ckpt.write()
         ckpt.write_model_from_snapshot()
         _write_diagnostics(p, run_dir)
+        _write_snapshots(p, run_dir)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
@@ -517,6 +523,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
             hint=f"resume with: nnlearn train --resume {run_dir}") from None
     except DivergedError as exc:
         _write_diagnostics(p, run_dir)
+        _write_snapshots(p, run_dir)
         write_history(run_dir / HISTORY_FILE, p.trainer.history)
         write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
@@ -525,6 +532,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
     save_model(run_dir / MODEL_FILE, p.model)
+    _write_snapshots(p, run_dir)
     write_history(run_dir / HISTORY_FILE, history)
     metrics = _final_metrics(p)
     es = next((cb for cb in p.trainer.callbacks if isinstance(cb, EarlyStopping)), None)
@@ -546,6 +554,15 @@ def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
         return []
     atomicio.write_text(run_dir / DIAGNOSTICS_FILE, diag.to_csv())
     return diag.warnings()
+
+
+def _write_snapshots(p: Prepared, run_dir: Path) -> None:
+    """Write snapshots.npz when ``training.snapshots`` is on (every snapshot taken so far)."""
+    from nnlearn.runs.snapshots import SNAPSHOTS_FILE, Snapshots, write_snapshots
+
+    snaps = next((cb for cb in p.trainer.callbacks if isinstance(cb, Snapshots)), None)
+    if snaps is not None and snaps.epochs:
+        write_snapshots(run_dir / SNAPSHOTS_FILE, snaps, p.model.metadata())
 
 
 def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
