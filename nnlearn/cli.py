@@ -602,7 +602,9 @@ def _unicode_ok(stream) -> bool:
 @click.option("--data", type=click.Path(dir_okay=False),
               help="CSV for --boundary/--confusion (default: the config's train/test file).")
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
-def plot(run_dirs, out, metric, boundary, confusion, data, text):
+@click.option("--animate", is_flag=True, help="With --boundary: an animated GIF of the decision "
+              "regions at every snapshot (train with --snapshots N); default learn.gif.")
+def plot(run_dirs, out, metric, boundary, confusion, data, text, animate):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
     Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend names
@@ -617,8 +619,17 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         nnlearn plot runs/moons --boundary
         nnlearn plot runs/iris --confusion --data data/iris-test.csv
         nnlearn plot runs/moons --text
+        nnlearn plot runs/spirals --boundary --animate -o learn.gif
     """
     from nnlearn.plots import png as plotting
+
+    if animate:
+        if not boundary or text or len(run_dirs) != 1 or metric:
+            raise click.UsageError("--animate goes with --boundary and one RUN_DIR (no --text)")
+        from nnlearn.plots.animate import animate_boundary
+
+        click.echo(str(animate_boundary(run_dirs[0], out, data=data)))
+        return
 
     if boundary and confusion:
         raise click.UsageError("choose one of --boundary and --confusion")
