@@ -40,12 +40,12 @@ class RecordWeights(Callback):
 
 
 class InterruptAfterEpoch(Callback):
-    def __init__(self, k: int) -> None:
-        self.k = k
+    def __init__(self, k: int, exc: type[BaseException] = KeyboardInterrupt) -> None:
+        self.k, self.exc = k, exc
 
     def on_epoch_end(self, trainer, logs):
         if trainer.epoch == self.k:
-            raise KeyboardInterrupt
+            raise self.exc(f"stopped after epoch {self.k}")
 
 
 @pytest.mark.parametrize("count,epochs,expected", [
@@ -112,6 +112,23 @@ def test_an_interrupted_then_resumed_run_has_the_same_snapshots(tmp_path):
     runs.resume(tmp_path / "resumed")
     e1, f1 = read_snapshots(straight.run_dir / SNAPSHOTS_FILE)
     e2, f2 = read_snapshots(tmp_path / "resumed" / SNAPSHOTS_FILE)
+    assert e1 == e2 == [0, 4, 8, 12, 16]
+    for a, b in zip(f1, f2):
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_crash_resumes_from_the_last_checkpoint_and_retakes_later_snapshots(tmp_path):
+    """A crash (no Ctrl-C handler runs) after epoch 9 leaves the checkpoint of epoch 5, which
+    knows the snapshots of epochs 0 and 4 only; epoch 8's is taken again after resuming."""
+    cfg = _cfg("training.snapshots=5", "training.epochs=16", "training.checkpoint_every=5")
+    straight = runs.train(cfg, out=tmp_path / "straight")
+    with pytest.raises(RuntimeError):
+        runs.train(cfg, out=tmp_path / "crashed",
+                   callbacks=[InterruptAfterEpoch(9, RuntimeError)])
+    assert not (tmp_path / "crashed" / SNAPSHOTS_FILE).exists()
+    runs.resume(tmp_path / "crashed")
+    e1, f1 = read_snapshots(straight.run_dir / SNAPSHOTS_FILE)
+    e2, f2 = read_snapshots(tmp_path / "crashed" / SNAPSHOTS_FILE)
     assert e1 == e2 == [0, 4, 8, 12, 16]
     for a, b in zip(f1, f2):
         assert all(np.array_equal(a[k], b[k]) for k in a)

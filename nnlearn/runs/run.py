@@ -362,6 +362,10 @@ class Checkpointer(Callback):
                  every: int) -> None:
         self.run_dir, self.model, self.cfg, self.every = run_dir, model, cfg, every
         self.snapshot: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+        # The weight-snapshot callback and its position in the trainer's callbacks, when the
+        # run keeps snapshots: their weights are not in the per-epoch state (see snapshots.py)
+        # and are added to the checkpoint file here.
+        self.snapshots: tuple[Any, int] | None = None
 
     def on_train_begin(self, trainer):
         if self.snapshot is None:
@@ -374,6 +378,10 @@ class Checkpointer(Callback):
 
     def write(self) -> None:
         arrays, state = self.snapshot
+        if self.snapshots is not None:  # their weights, as of the state being written
+            _, index = self.snapshots
+            count = len(state["callbacks"][index]["epochs"])
+            arrays = {**arrays, **self.snapshots[0].arrays(count)}
         meta = self.model.metadata()
         meta["kind"] = "checkpoint"
         meta["training_state"] = state
@@ -462,6 +470,8 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
     try:
         p.trainer.load_state_dict(arrays, meta["training_state"])
+        if p.checkpointer.snapshots is not None:
+            p.checkpointer.snapshots[0].restore_arrays(arrays)
     except (KeyError, ValueError, TypeError) as exc:
         raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config ({exc})") from None
     return _fit_and_write(p, run_dir)
@@ -500,6 +510,10 @@ def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
     cbs = p.trainer.callbacks
     at = next((i for i, cb in enumerate(cbs) if any(cb is c for c in callbacks)), len(cbs))
     cbs[at:at] = [DivergenceGuard(), p.checkpointer]
+    from nnlearn.runs.snapshots import Snapshots
+
+    p.checkpointer.snapshots = next(((cb, i) for i, cb in enumerate(cbs)
+                                     if isinstance(cb, Snapshots)), None)
     return p
 
 
