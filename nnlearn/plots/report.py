@@ -45,7 +45,7 @@ from nnlearn.runs import atomicio
 
 REPORT_FILE = "report.html"
 #: The decision regions are evaluated on a GRID x GRID grid per snapshot.
-GRID = 150
+GRID = 120
 #: At most this many training points are drawn over the decision regions.
 MAX_POINTS = 2000
 #: Class and series colours: mid-luminance, readable on a light and on a dark page.
@@ -111,7 +111,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
 
 
 def _data_uri(png: bytes) -> str:
