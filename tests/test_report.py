@@ -163,6 +163,22 @@ def test_several_runs_overlay_their_curves_and_show_what_differs(tmp_path):
     assert "learning_rate=0.1" in curves and "learning_rate=0.01" in curves
 
 
+def test_a_run_without_model_is_replayed_from_its_snapshots(tmp_path):
+    """A diverged run leaves no model.npz; its snapshots still show how it got there."""
+    run = tmp_path / "moons"
+    runs.train(load_config(CONFIGS / "moons.yaml", ["training.epochs=6",
+                                                    "training.snapshots=3"]), out=run)
+    (run / runs.MODEL_FILE).unlink()
+    page = build_report([run]).read_text(encoding="utf-8")
+    data = _data(page)
+    assert data["epochs"] == [0, 3, 6] and len(data["images"]) == 3
+    assert len(data["net"]["snaps"]) == 3
+    (run / SNAPSHOTS_FILE).unlink()
+    page = build_report([run]).read_text(encoding="utf-8")
+    assert _section_ids(page) == list(SECTIONS) and _data(page)["epochs"] == []
+    assert "nothing to replay" in page
+
+
 def test_the_report_command(tmp_path):
     run = tmp_path / "xor"
     runs.train(load_config(CONFIGS / "xor.yaml", ["training.epochs=4",

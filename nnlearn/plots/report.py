@@ -277,8 +277,9 @@ def _read_run(path: Path) -> _Run:
         METRICS_FILE,
         MODEL_FILE,
         load_run,
+        load_run_config,
     )
-    from nnlearn.runs.snapshots import SNAPSHOTS_FILE, read_snapshots
+    from nnlearn.runs.snapshots import SNAPSHOTS_FILE, model_from_snapshots, read_snapshots
 
     config_text = (path / CONFIG_FILE).read_text(encoding="utf-8") if (
         path / CONFIG_FILE).is_file() else ""
@@ -294,6 +295,9 @@ def _read_run(path: Path) -> _Run:
     weights: list[dict[str, np.ndarray]] = []
     if (path / SNAPSHOTS_FILE).is_file():
         epochs, weights = read_snapshots(path / SNAPSHOTS_FILE)
+        if model is None:  # a run that diverged: replay it up to its last good snapshot
+            model = model_from_snapshots(path / SNAPSHOTS_FILE)
+            cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
     diag = None
     if (path / DIAGNOSTICS_FILE).is_file():
         with open(path / DIAGNOSTICS_FILE, newline="", encoding="utf-8") as f:
@@ -550,7 +554,10 @@ def _learn_section(run: _Run) -> tuple[str, dict[str, Any]]:
     net = _network_data(run, frames)
     data: dict[str, Any] = {"epochs": epochs, "captions": _frame_captions(run, epochs, real),
                             "net": net, "images": boundary["images"] if boundary else None}
-    if not real:
+    if not frames:
+        hint = ("<p class=note>This run left neither a model nor snapshots (it did not finish), "
+                "so there is nothing to replay.</p>")
+    elif not real:
         hint = ("<p class=note>This run kept no snapshots, so only the final model is shown. "
                 "Train with <code>--snapshots 20</code> (or <code>training.snapshots: 20</code>)"
                 " to replay how it learned.</p>")
@@ -949,7 +956,7 @@ def comparison_html(run_dirs: Sequence[str | os.PathLike]) -> str:
             continue
         log = title == "loss" and _use_log(series)
         epochs = np.concatenate([r.epoch for r in curves.runs])
-        p = _Plot(600, 320, (float(epochs.min()), float(epochs.max())),
+        p = _Plot(580, 320, (float(epochs.min()), float(epochs.max())),
                   (float(finite.min()), float(finite.max())), ylog=log,
                   title=title + (" (log scale)" if log else ""), xlabel="epoch")
         for run, colour in zip(curves.runs, PALETTE * 10):
