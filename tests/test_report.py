@@ -179,6 +179,17 @@ def test_a_run_without_model_is_replayed_from_its_snapshots(tmp_path):
     assert "nothing to replay" in page
 
 
+def test_wide_layers_are_drawn_cut_to_their_first_units(tmp_path):
+    run = tmp_path / "wide"
+    runs.train(load_config(CONFIGS / "moons.yaml", ["model.hidden=[70]", "training.epochs=1",
+                                                    "training.snapshots=2"]), out=run)
+    page = build_report([run]).read_text(encoding="utf-8")
+    net = _data(page)["net"]
+    assert net["sizes"] == [2, 64, 1]
+    assert len(base64.b64decode(net["snaps"][0])) == 2 * 64 + 64 + 64 * 1 + 1
+    assert "64 of 70" in page
+
+
 def test_the_report_command(tmp_path):
     run = tmp_path / "xor"
     runs.train(load_config(CONFIGS / "xor.yaml", ["training.epochs=4",

@@ -48,6 +48,8 @@ REPORT_FILE = "report.html"
 GRID = 120
 #: At most this many training points are drawn over the decision regions.
 MAX_POINTS = 2000
+#: The network drawing shows at most this many units of a layer (the first ones).
+MAX_UNITS = 64
 #: Class and series colours: mid-luminance, readable on a light and on a dark page.
 PALETTE = ("#2f7fd8", "#f08c1a", "#1fa774", "#e5484d", "#8e6bd8", "#d8589e", "#13a3a3",
            "#8a8f98", "#7ea81c", "#c9771f")
@@ -396,6 +398,9 @@ def _curve_panels(history: dict[str, np.ndarray]) -> list[tuple[str, list[str]]]
 
 def _curves_section(run: _Run, snap_epochs: list[int]) -> str:
     h = run.history
+    if not len(h.get("epoch", [])):
+        return ('<section id="curves"><h2>Learning curves</h2><p class="note">history.csv '
+                "records no epochs yet.</p></section>")
     best, how = _best_epoch(run)
     charts = []
     for title, cols in _curve_panels(h):
@@ -513,21 +518,33 @@ def _network_data(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, A
         return None
     model = run.model
     layers = _dense_layers(model)
-    sizes = [len(model.feature_names)] + [frames[0][f"{n}.W"].shape[1] for n, _ in layers]
-    wscale = [float(max(np.abs(f[f"{n}.W"]).max() for f in frames)) or 1.0 for n, _ in layers]
-    bscale = [float(max(np.abs(f[f"{n}.b"]).max() for f in frames)) or 1.0 for n, _ in layers]
+    full = [len(model.feature_names)] + [frames[0][f"{n}.W"].shape[1] for n, _ in layers]
+    sizes = [min(n, MAX_UNITS) for n in full]  # the first MAX_UNITS of a wider layer
+
+    def w(f: dict[str, np.ndarray], i: int) -> np.ndarray:
+        return f[f"{layers[i][0]}.W"][:sizes[i], :sizes[i + 1]].astype(float)
+
+    def b(f: dict[str, np.ndarray], i: int) -> np.ndarray:
+        return f[f"{layers[i][0]}.b"].ravel()[:sizes[i + 1]].astype(float)
+
+    wscale = [float(max(np.abs(w(f, i)).max() for f in frames)) or 1.0
+              for i in range(len(layers))]
+    bscale = [float(max(np.abs(b(f, i)).max() for f in frames)) or 1.0
+              for i in range(len(layers))]
     snaps = []
     for f in frames:
         parts = []
-        for (n, _), ws, bs in zip(layers, wscale, bscale):
-            parts.append(np.round(f[f"{n}.W"].astype(float) / ws * 127).astype(np.int8).ravel())
-            parts.append(np.round(f[f"{n}.b"].astype(float).ravel() / bs * 127).astype(np.int8))
+        for i in range(len(layers)):
+            parts.append(np.round(w(f, i) / wscale[i] * 127).astype(np.int8).ravel())
+            parts.append(np.round(b(f, i) / bscale[i] * 127).astype(np.int8))
         snaps.append(base64.b64encode(np.concatenate(parts).tobytes()).decode("ascii"))
+    cut = [f"{s} of {n}" for s, n in zip(sizes, full) if s < n]
     outputs = model.classes if model.task == "classification" else [model.target]
     if sizes[-1] == 1 and model.task == "classification":
         outputs = [f"p({model.classes[-1]})"]
     return {"sizes": sizes, "inputs": list(model.feature_names), "outputs": list(outputs or []),
-            "acts": [a for _, a in layers], "wscale": wscale, "bscale": bscale, "snaps": snaps}
+            "acts": [a for _, a in layers], "wscale": wscale, "bscale": bscale, "snaps": snaps,
+            "cut": ", ".join(cut)}
 
 
 def _frame_captions(run: _Run, epochs: list[int], real: bool) -> list[str]:
@@ -577,6 +594,10 @@ def _learn_section(run: _Run) -> tuple[str, dict[str, Any]]:
                      f'<figcaption><div class="legend">{legend}</div>Background: the class the '
                      "network predicts at each point (paler where it is unsure). Dots: the "
                      "training data, coloured by their true class.</figcaption></figure>")
+    elif run.model is not None and run.model.task == "classification" and len(
+            run.model.feature_names) == 2:
+        panes.append('<p class="note">The training data file named in the run\'s config is '
+                     "not there any more, so the decision regions cannot be drawn.</p>")
     elif run.model is not None:
         panes.append('<p class="note">Decision regions are drawn for classifiers with exactly '
                      f"two input features; this model has {len(run.model.feature_names)}.</p>")
@@ -588,7 +609,10 @@ def _learn_section(run: _Run) -> tuple[str, dict[str, Any]]:
                      f'class="key"><span class="dot" style="background:{NEGATIVE}"></span>'
                      "negative weight</span></div>Each line is one weight, as thick as its size "
                      "relative to the largest weight of its layer over the whole run; a "
-                     "neuron's fill shows its bias the same way.</figcaption></figure>")
+                     "neuron's fill shows its bias the same way."
+                     + (f" Wide layers are cut to their first {MAX_UNITS} units (shown: "
+                        f"{_esc(net['cut'])})." if net["cut"] else "")
+                     + "</figcaption></figure>")
     else:
         panes.append('<p class="note">No model.npz: the run did not finish, so there is no '
                      "network to draw.</p>")
