@@ -657,8 +657,10 @@ def _diagnostics_section(run: _Run) -> str:
         charts.append(f'<figure>{p.svg()}<figcaption>{_esc(what)}</figcaption></figure>')
     legend = _legend([(layer, c, False) for layer, c in zip(layers, PALETTE)])
     return (intro + '<p class="note">Healthy training moves each layer\'s weights by a small '
-            "fraction per step (an update/weight ratio around 1e-3 per step); gradients that "
-            "shrink towards the first layer vanish, ones that grow explode.</p>"
+            "fraction of their size (one step by about 0.1%, so an epoch by that times its "
+            "steps), less and less as the loss settles. Gradients far smaller in the first "
+            "layers than in the last are vanishing; gradients that keep growing are exploding."
+            "</p>"
             f'{legend}<div class="row">{"".join(charts)}</div></section>')
 
 
