@@ -470,7 +470,7 @@ def _boundary_frames(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str
             if proba.shape[2] == 1:  # a sigmoid output: p(class 1)
                 proba = np.concatenate([1 - proba, proba], axis=2)
             proba = np.nan_to_num(proba)
-            rgb = 1.0 - 0.62 * (1.0 - proba @ colours)  # washed out: the points stay visible
+            rgb = 1.0 - 0.45 * (1.0 - proba @ colours)  # washed out: the points stay visible
             images.append(_data_uri(png_bytes(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))))
     finally:
         model.network.set_weights(saved)

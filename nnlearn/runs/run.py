@@ -529,7 +529,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         ckpt.write()
         ckpt.write_model_from_snapshot()
         _write_diagnostics(p, run_dir)
-        _write_snapshots(p, run_dir)
+        _write_snapshots(p, run_dir, ckpt)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {run_dir}",
@@ -570,13 +570,20 @@ def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
     return diag.warnings()
 
 
-def _write_snapshots(p: Prepared, run_dir: Path) -> None:
-    """Write snapshots.npz when ``training.snapshots`` is on (every snapshot taken so far)."""
+def _write_snapshots(p: Prepared, run_dir: Path, ckpt: Checkpointer | None = None) -> None:
+    """Write snapshots.npz when ``training.snapshots`` is on: every snapshot taken so far, or,
+    given the checkpointer of an interrupted run, those its checkpoint knows (an interrupt
+    between two callbacks can leave one more in memory)."""
     from nnlearn.runs.snapshots import SNAPSHOTS_FILE, Snapshots, write_snapshots
 
     snaps = next((cb for cb in p.trainer.callbacks if isinstance(cb, Snapshots)), None)
-    if snaps is not None and snaps.epochs:
-        write_snapshots(run_dir / SNAPSHOTS_FILE, snaps, p.model.metadata())
+    if snaps is None:
+        return
+    count = None
+    if ckpt is not None and ckpt.snapshots is not None:
+        count = len(ckpt.snapshot[1]["callbacks"][ckpt.snapshots[1]]["epochs"])
+    if snaps.epochs[:count]:
+        write_snapshots(run_dir / SNAPSHOTS_FILE, snaps, p.model.metadata(), count=count)
 
 
 def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
