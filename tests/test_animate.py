@@ -31,6 +31,7 @@ def test_the_gif_has_one_frame_per_snapshot_and_they_change(moons, tmp_path):
     path = animate_boundary(moons, tmp_path / "learn.gif")
     im = Image.open(path)
     assert im.format == "GIF" and im.n_frames >= len(epochs)
+    assert im.info.get("duration", 0) > 0 and im.info.get("loop") == 0  # plays, and repeats
     frames = []
     for i in range(len(epochs)):
         im.seek(i)
