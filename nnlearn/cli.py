@@ -279,13 +279,16 @@ def _summary_lines(result) -> list[str]:
               help="BLAS threads (default: training.threads, else $NNLEARN_THREADS, else the BLAS "
                    "library's own choice).")
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
+@click.option("--snapshots", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Keep the weights at N evenly spaced epochs (snapshots.npz), for nnlearn "
+                   "report; same as --set training.snapshots=N.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--log-every", type=click.IntRange(min=1), default=None, metavar="N",
               help="Print a progress line every N epochs (default: about 10 lines per run); "
                    "the first and the last epoch always get one.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json,
-          log_every, quiet):
+def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, snapshots,
+          as_json, log_every, quiet):
     """Train the network a CONFIG file describes and write a run folder.
 
     Prints the run folder's path as the last line (or, with --json, a JSON object holding it).
@@ -295,10 +298,13 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
         nnlearn train configs/iris.yaml
         nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
         nnlearn train --resume runs/iris
+        nnlearn train configs/spirals.yaml --snapshots 20 && nnlearn report runs/spirals
     """
-    if resume_dir and (config or overrides or init_from or out or diagnostics):
+    if resume_dir and (config or overrides or init_from or out or diagnostics
+                       or snapshots is not None):
         raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out, "
-                               "--init-from, --diagnostics): it continues the run as configured")
+                               "--init-from, --diagnostics, --snapshots): it continues the run "
+                               "as configured")
     if not resume_dir and not config:
         raise click.UsageError("missing argument CONFIG (or use --resume RUN_DIR)")
     if resume_dir:
@@ -306,6 +312,8 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
             Path(resume_dir) / "config.yaml").is_file() else None
     else:
         extra = ("training.diagnostics=true",) if diagnostics else ()
+        if snapshots is not None:
+            extra += (f"training.snapshots={snapshots}",)
         cfg = _load_config(config, overrides + extra)
     _apply_threads(threads if threads else (cfg or {}).get("training", {}).get("threads"))
 
@@ -708,7 +716,9 @@ def _unicode_ok(stream) -> bool:
               help="CSV for --boundary/--confusion/--roc/--residuals (default: the config's "
                    "train/test file).")
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
-def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text):
+@click.option("--animate", is_flag=True, help="With --boundary: an animated GIF of the decision "
+              "regions at every snapshot (train with --snapshots N); default learn.gif.")
+def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text, animate):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
     Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend, below
@@ -728,9 +738,18 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text)
         nnlearn plot runs/moons --roc
         nnlearn plot runs/diabetes --residuals
         nnlearn plot runs/moons --text
+        nnlearn plot runs/spirals --boundary --animate -o learn.gif
     """
     from nnlearn.errors import shown_path
     from nnlearn.plots import png as plotting
+
+    if animate:
+        if not boundary or text or len(run_dirs) != 1 or metric:
+            raise click.UsageError("--animate goes with --boundary and one RUN_DIR (no --text)")
+        from nnlearn.plots.animate import animate_boundary
+
+        click.echo(shown_path(animate_boundary(run_dirs[0], out, data=data)))
+        return
 
     kinds = [k for k, on in (("--boundary", boundary), ("--confusion", confusion),
                              ("--roc", roc), ("--residuals", residuals)) if on]
@@ -770,6 +789,31 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text)
                 click.echo(f"warning: {shown_path(run)} diverged ({reason}); its curves end "
                            "where the loss stopped being finite", err=True)
     click.echo(shown_path(path))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="HTML file to write (default: report.html in the run folder).")
+def report(run_dirs, out):
+    """Write one HTML page about a run, to open in any browser (offline, no server).
+
+    Config, metrics and why training stopped; learning curves; the decision regions and the
+    network at every snapshot on a slider with a play button (train with --snapshots N); layer
+    diagnostics (with --diagnostics); weight histograms; test results. Several runs, or a sweep
+    folder, give their curves overlaid and what differs. Prints the path of the page written.
+
+    \b
+    Example:
+        nnlearn train configs/spirals.yaml --snapshots 20
+        nnlearn report runs/spirals
+        nnlearn report runs/sweeps/learning-rate -o lr.html
+    """
+    from nnlearn.errors import shown_path
+    from nnlearn.plots.report import build_report
+
+    click.echo(shown_path(build_report(run_dirs, out)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -77,7 +77,7 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
         "schedule": {"name": "constant"}, "loss": "auto", "weight_decay": 0.0,
         "clip_grad_norm": None, "clip_grad_value": None, "early_stopping": None,
         "class_weight": None, "checkpoint_every": 0, "dtype": "float64",
-        "diagnostics": False, "shuffle": True, "threads": None,
+        "diagnostics": False, "snapshots": 0, "shuffle": True, "threads": None,
     }
     assert cfg["output"] == {"dir": None}
     assert list(cfg) == ["seed", "data", "model", "training", "output"]

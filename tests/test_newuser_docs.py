@@ -33,6 +33,7 @@ SKIPPED = [
     ("dask ", "needs a Dask cluster"),
     ("NNLEARN_THREADS=1 parallel", "needs GNU parallel"),
     ("sbatch", "needs Slurm"),
+    ("python docs/screenshot.py", "needs Chromium; tests/test_report.py drives the same page"),
     ("nnlearn sweep big-sweep.yaml --scheduler", "needs a Dask scheduler at tcp://HOST:8786"),
 ]
 #: Blocks showing an interactive moment (Ctrl-C) are documentation of what a person does;

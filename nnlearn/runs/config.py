@@ -572,6 +572,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "checkpoint_every": (0, _integer(0)),
         "dtype": ("float64", _choice(("float64", "float32"))),
         "diagnostics": (False, _boolean),
+        "snapshots": (0, _integer(0)),
         "shuffle": (True, _boolean),
         "threads": (None, _integer(1, nullable=True)),
     },

@@ -7,7 +7,8 @@
     predict(...)    predictions for a CSV
 
 A run folder holds ``config.yaml`` (resolved, with the seed used), ``model.npz``, ``history.csv``,
-``metrics.json`` and, when checkpointing, ``checkpoint.npz``. Everything is validated before the
+``metrics.json`` and, when checkpointing, ``checkpoint.npz`` (with ``training.snapshots``, also
+``snapshots.npz``). Everything is validated before the
 folder is created, and every file is written atomically.
 """
 
@@ -250,6 +251,10 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
         from nnlearn.runs.diagnostics import Diagnostics
 
         all_callbacks.append(Diagnostics(train))
+    if t.get("snapshots"):
+        from nnlearn.runs.snapshots import Snapshots
+
+        all_callbacks.append(Snapshots(int(t["snapshots"]), int(t["epochs"])))
     all_callbacks.extend(callbacks)
     batch_size = None if t["batch_size"] == "full" else int(t["batch_size"])
     trainer = Trainer(network, model.loss, optimizer, rng=rng, batch_size=batch_size,
@@ -370,6 +375,10 @@ class Checkpointer(Callback):
                  every: int) -> None:
         self.run_dir, self.model, self.cfg, self.every = run_dir, model, cfg, every
         self.snapshot: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+        # The weight-snapshot callback and its position in the trainer's callbacks, when the
+        # run keeps snapshots: their weights are not in the per-epoch state (see snapshots.py)
+        # and are added to the checkpoint file here.
+        self.snapshots: tuple[Any, int] | None = None
 
     def on_train_begin(self, trainer):
         if self.snapshot is None:
@@ -382,6 +391,10 @@ class Checkpointer(Callback):
 
     def write(self) -> None:
         arrays, state = self.snapshot
+        if self.snapshots is not None:  # their weights, as of the state being written
+            _, index = self.snapshots
+            count = len(state["callbacks"][index]["epochs"])
+            arrays = {**arrays, **self.snapshots[0].arrays(count)}
         meta = self.model.metadata()
         meta["kind"] = "checkpoint"
         meta["training_state"] = state
@@ -470,6 +483,8 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
     try:
         p.trainer.load_state_dict(arrays, meta["training_state"])
+        if p.checkpointer.snapshots is not None:
+            p.checkpointer.snapshots[0].restore_arrays(arrays)
     except (KeyError, ValueError, TypeError) as exc:
         raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config ({exc})") from None
     return _fit_and_write(p, run_dir)
@@ -519,6 +534,10 @@ def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
     cbs = p.trainer.callbacks
     at = next((i for i, cb in enumerate(cbs) if any(cb is c for c in callbacks)), len(cbs))
     cbs[at:at] = [DivergenceGuard(), p.checkpointer]
+    from nnlearn.runs.snapshots import Snapshots
+
+    p.checkpointer.snapshots = next(((cb, i) for i, cb in enumerate(cbs)
+                                     if isinstance(cb, Snapshots)), None)
     return p
 
 
@@ -534,6 +553,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         ckpt.write()
         ckpt.write_model_from_snapshot()
         _write_diagnostics(p, run_dir)
+        _write_snapshots(p, run_dir, ckpt)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {shown_path(run_dir)}",
@@ -541,6 +561,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
             hint=f"resume with: nnlearn train --resume {shown_path(run_dir)}") from None
     except DivergedError as exc:
         _write_diagnostics(p, run_dir)
+        _write_snapshots(p, run_dir)
         write_history(run_dir / HISTORY_FILE, p.trainer.history)
         write_json(run_dir / METRICS_FILE, {"status": "diverged", "error": str(exc),
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
@@ -549,6 +570,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         ckpt.snapshot = p.trainer.state_dict()
         ckpt.write()
     save_model(run_dir / MODEL_FILE, p.model)
+    _write_snapshots(p, run_dir)
     write_history(run_dir / HISTORY_FILE, history)
     metrics = _final_metrics(p)
     es = next((cb for cb in p.trainer.callbacks if isinstance(cb, EarlyStopping)), None)
@@ -570,6 +592,22 @@ def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
         return []
     atomicio.write_text(run_dir / DIAGNOSTICS_FILE, diag.to_csv())
     return diag.warnings()
+
+
+def _write_snapshots(p: Prepared, run_dir: Path, ckpt: Checkpointer | None = None) -> None:
+    """Write snapshots.npz when ``training.snapshots`` is on: every snapshot taken so far, or,
+    given the checkpointer of an interrupted run, those its checkpoint knows (an interrupt
+    between two callbacks can leave one more in memory)."""
+    from nnlearn.runs.snapshots import SNAPSHOTS_FILE, Snapshots, write_snapshots
+
+    snaps = next((cb for cb in p.trainer.callbacks if isinstance(cb, Snapshots)), None)
+    if snaps is None:
+        return
+    count = None
+    if ckpt is not None and ckpt.snapshots is not None:
+        count = len(ckpt.snapshot[1]["callbacks"][ckpt.snapshots[1]]["epochs"])
+    if snaps.epochs[:count]:
+        write_snapshots(run_dir / SNAPSHOTS_FILE, snaps, p.model.metadata(), count=count)
 
 
 def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:

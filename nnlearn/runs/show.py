@@ -59,16 +59,16 @@ def _decisions(cfg: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
         inits = {layer["init"] for layer in m["layers"] or []}
         if len(inits) == 1:
             acts = sorted({layer["activation"] for layer in m["layers"]})
-            out[("model", "init")] = (inits.pop(), f"auto, for {', '.join(acts)} (he for the "
-                                      "ReLU family, xavier otherwise)")
+            out[("model", "init")] = (inits.pop(), (f"auto, for {', '.join(acts)} (he for the "
+                                      "ReLU family, xavier otherwise)"))
         else:
-            out[("model", "init")] = ("auto", "per layer: he for the ReLU family, xavier "
-                                      "otherwise (see layers)")
+            out[("model", "init")] = ("auto", ("per layer: he for the ReLU family, xavier "
+                                      "otherwise (see layers)"))
     size = t["batch_size"]
     out[("training", "batching")] = (t["batching"], f"auto, from batch_size {size}")
     if t.get("threads") is None:
-        out[("training", "threads")] = ("null", "$NNLEARN_THREADS, else the BLAS library's "
-                                        "own choice")
+        out[("training", "threads")] = ("null", ("$NNLEARN_THREADS, else the BLAS library's "
+                                        "own choice"))
     return out
 
 
