@@ -5,16 +5,17 @@ nnlearn exactly so (a config holding only ``data.train``, ``data.test``, ``data.
 seed) and scikit-learn's ``make_pipeline(StandardScaler(), MLPClassifier())`` (or
 ``MLPRegressor()``) with every argument at its default but ``random_state``, on the same CSV
 files, and prints the test accuracy (classification) or R² (regression), each the mean over the
-seeds, with nnlearn's median wall time for one whole run (read the CSVs, train, evaluate, write
-the run folder).
+seeds, with the median wall and CPU seconds of one whole run (nnlearn: read the CSVs, train,
+evaluate, write the run folder; scikit-learn: read the CSVs with pandas, fit, score).
 
 The sets: the bundled ones with their own train/test files (all but xor, whose four points are
 its own test set), and generated ones (scikit-learn's ``make_*``, made once with a fixed seed),
 split 75/25 afresh for every seed (stratified for classification) and written as CSV files to a
 temporary folder.
 
-Both run on one BLAS thread (threadpoolctl), so the seconds compare like with like on a shared
-machine. Needs the ``bench`` extra: ``pip install scikit-learn pandas``.
+Both run on one BLAS thread (threadpoolctl), so the seconds compare like with like; on a shared,
+loaded machine the wall seconds grow with the load, and the CPU seconds are the better guide to
+what a run takes on an idle one. Needs the ``bench`` extra: ``pip install scikit-learn pandas``.
 
     python benchmarks/defaults.py                       # every set, seeds 0-4
     python benchmarks/defaults.py --only circles --only digits --seeds 2
@@ -116,25 +117,26 @@ def data_sets() -> list[DataSet]:
 
 
 def run_nnlearn(ds: DataSet, seed: int, train: Path, test: Path, overrides: list[str],
-                folder: Path) -> tuple[float, float, int]:
-    """(test score, seconds, epochs) of one nnlearn run on defaults (plus ``overrides``)."""
+                folder: Path) -> tuple[float, float, float, int]:
+    """(test score, seconds, CPU seconds, epochs) of one nnlearn run on defaults (plus
+    ``overrides``)."""
     raw = {"seed": seed, "data": {"train": str(train), "test": str(test), "target": ds.target}}
     cfg = resolve(apply_overrides(raw, overrides), base_dir=folder)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = runs.train(cfg, out=folder / f"run-{ds.name}-s{seed}")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     metric = "accuracy" if ds.task == "classification" else "r2"
-    return float(result.metrics["test"][metric]), seconds, result.epochs
+    return float(result.metrics["test"][metric]), seconds, cpu, result.epochs
 
 
-def run_sklearn(ds: DataSet, seed: int, train: Path, test: Path) -> tuple[float, float]:
-    """(test score, seconds) of scikit-learn's default MLP behind a StandardScaler."""
+def run_sklearn(ds: DataSet, seed: int, train: Path, test: Path) -> tuple[float, float, float]:
+    """(test score, seconds, CPU seconds) of scikit-learn's default MLP behind a StandardScaler."""
     import pandas as pd
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tr, te = pd.read_csv(train), pd.read_csv(test)
     mlp = (MLPClassifier if ds.task == "classification" else MLPRegressor)(random_state=seed)
     model = make_pipeline(StandardScaler(), mlp)
@@ -142,7 +144,7 @@ def run_sklearn(ds: DataSet, seed: int, train: Path, test: Path) -> tuple[float,
         warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter=200 is the default
         model.fit(tr.drop(columns=ds.target), tr[ds.target])
     score = float(model.score(te.drop(columns=ds.target), te[ds.target]))
-    return score, time.perf_counter() - started
+    return score, time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:
@@ -164,35 +166,41 @@ def main() -> None:
           f"seeds 0-{args.seeds - 1}" + (f", nnlearn --set {' '.join(args.overrides)}"
                                          if args.overrides else ""))
     header = (f"{'set':<11} {'task':<6} {'rows':>5} {'nnlearn':>8} {'sklearn':>8} "
-              f"{'diff':>7} {'worst':>7} {'nn s':>6} {'sk s':>6} {'epochs':>6}")
+              f"{'diff':>7} {'worst':>7} {'nn s':>6} {'nn cpu':>6} {'sk s':>6} {'sk cpu':>6} "
+              f"{'epochs':>6}")
     print(header)
     print("-" * len(header))
-    diffs, slowest = [], 0.0
+    diffs, slowest, slowest_cpu = [], 0.0, 0.0
     with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for ds in sets:
-            nn, sk, nn_s, sk_s, epochs = [], [], [], [], []
+            nn, sk, nn_s, nn_cpu, sk_s, sk_cpu, epochs = [], [], [], [], [], [], []
             for seed in range(args.seeds):
                 train, test = ds.files(seed, folder)
-                score, seconds, n_epochs = run_nnlearn(ds, seed, train, test, args.overrides,
-                                                       folder)
+                score, seconds, cpu, n_epochs = run_nnlearn(ds, seed, train, test,
+                                                            args.overrides, folder)
                 nn.append(score)
                 nn_s.append(seconds)
+                nn_cpu.append(cpu)
                 epochs.append(n_epochs)
                 key = f"{ds.name}/{seed}"
                 if key not in cache:
                     cache[key] = run_sklearn(ds, seed, train, test)
                 sk.append(cache[key][0])
                 sk_s.append(cache[key][1])
+                sk_cpu.append(cache[key][-1])
             diff = statistics.mean(nn) - statistics.mean(sk)
             worst = min(a - b for a, b in zip(nn, sk))
             diffs.append(diff)
             if ds.rows >= 1000:
                 slowest = max(slowest, statistics.median(nn_s))
+                slowest_cpu = max(slowest_cpu, statistics.median(nn_cpu))
             print(f"{ds.name:<11} {ds.task[:5] + '.':<6} {ds.rows:>5} "
                   f"{statistics.mean(nn):>8.4f} {statistics.mean(sk):>8.4f} {diff:>+7.4f} "
-                  f"{worst:>+7.4f} {statistics.median(nn_s):>6.2f} {statistics.median(sk_s):>6.2f} "
-                  f"{statistics.median(epochs):>6.0f}", flush=True)
+                  f"{worst:>+7.4f} {statistics.median(nn_s):>6.2f} "
+                  f"{statistics.median(nn_cpu):>6.2f} {statistics.median(sk_s):>6.2f} "
+                  f"{statistics.median(sk_cpu):>6.2f} {statistics.median(epochs):>6.0f}",
+                  flush=True)
     if args.cache:
         args.cache.write_text(json.dumps(cache, indent=1))
     print("-" * len(header))
@@ -202,7 +210,7 @@ def main() -> None:
           + ", ".join(f"{task} {statistics.mean(d):+.4f}" for task, d in by_task.items() if d)
           + f"); smallest {min(diffs):+.4f}; {sum(d >= -0.01 for d in diffs)} of {len(diffs)} "
           f"sets within 0.01 of scikit-learn or better; slowest median nnlearn run on "
-          f">= 1000 rows {slowest:.2f} s")
+          f">= 1000 rows {slowest:.2f} s ({slowest_cpu:.2f} s CPU)")
 
 
 if __name__ == "__main__":
