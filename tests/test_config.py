@@ -68,14 +68,16 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
         "sample_weight": None,
     }
     assert cfg["model"] == {
-        "hidden": [16, 16], "activation": "relu", "dropout": 0.0, "init": "auto",
-        "layers": [{"units": 16, "activation": "relu", "dropout": 0.0, "init": "he"}] * 2,
+        "hidden": [64], "activation": "relu", "dropout": 0.0, "init": "auto",
+        "layers": [{"units": 64, "activation": "relu", "dropout": 0.0, "init": "he"}],
     }
     assert cfg["training"] == {
-        "epochs": 100, "batch_size": 32, "batching": "minibatch", "learning_rate": 0.01,
-        "optimizer": {"name": "sgd", "momentum": 0.0, "nesterov": False},
-        "schedule": {"name": "constant"}, "loss": "auto", "weight_decay": 0.0,
-        "clip_grad_norm": None, "clip_grad_value": None, "early_stopping": None,
+        "epochs": 300, "batch_size": 32, "batching": "minibatch", "learning_rate": 0.01,
+        "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": False},
+        "schedule": {"name": "constant"}, "loss": "auto", "weight_decay": 0.001,
+        "clip_grad_norm": None, "clip_grad_value": None,
+        "early_stopping": {"monitor": "val_loss", "mode": "min", "patience": 50,
+                           "min_delta": 0.0, "restore_best_weights": True},
         "class_weight": None, "checkpoint_every": 0, "dtype": "float64",
         "diagnostics": False, "snapshots": 0, "shuffle": True, "threads": None,
     }
@@ -84,7 +86,7 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
 
 
 def test_empty_sections_mean_all_defaults() -> None:
-    assert res(base(model=None, training=None))["model"]["hidden"] == [16, 16]
+    assert res(base(model=None, training=None))["model"]["hidden"] == [64]
 
 
 def test_float_defaults_are_floats_and_ints_become_floats() -> None:
@@ -693,7 +695,8 @@ def test_overrides_return_a_copy_and_leave_the_input_alone() -> None:
 def test_set_dotted_takes_typed_values_with_the_same_rules() -> None:
     raw = base()
     out = set_dotted(raw, "training.optimizer.beta1", 0.5)
-    assert out["training"]["optimizer"] == {"beta1": 0.5}  # name defaults to sgd at resolve
+    optimizer = out["training"]["optimizer"]  # the default optimizer mapping, plus beta1
+    assert optimizer["beta1"] == 0.5 and optimizer["name"] == "sgd"
     assert "training" not in raw
     assert set_dotted(raw, "model.hidden", (4, 2))["model"]["hidden"] == (4, 2)
     with pytest.raises(ConfigError) as info:
@@ -737,6 +740,27 @@ def test_dump_then_load_gives_the_same_config(tmp_path: Path, text: str) -> None
     assert again == cfg
 
 
+def test_setting_one_sub_key_keeps_the_other_sub_keys_of_the_default() -> None:
+    default = res(base())["training"]
+    raw = apply_overrides(base(), ["training.optimizer.nesterov=true",
+                                   "training.early_stopping.patience=3"])
+    training = res(raw)["training"]
+    assert training["optimizer"] == {**default["optimizer"], "nesterov": True}
+    assert training["early_stopping"] == {**default["early_stopping"], "patience": 3}
+    # an explicit null is no default: the sub-key starts an early stopping of its own
+    raw = apply_overrides(base(training={"early_stopping": None}),
+                          ["training.early_stopping.patience=3"])
+    assert res(raw)["training"]["early_stopping"]["patience"] == 3
+
+
+def test_default_early_stopping_is_off_when_no_rows_are_held_back() -> None:
+    assert res(base())["training"]["early_stopping"] is not None
+    assert res(base(data={"val_fraction": 0.0}))["training"]["early_stopping"] is None
+    # asked for in the file, it still needs a validation split
+    with pytest.raises(ConfigError, match="needs a validation set"):
+        res(base(data={"val_fraction": 0.0}, training={"early_stopping": {"patience": 5}}))
+
+
 def test_dump_lists_keys_in_schema_order_and_stays_readable(tmp_path: Path) -> None:
     text = dump_config(load_config(write(tmp_path, MINIMAL)))
     tops = [line.split(":")[0] for line in text.splitlines() if re.match(r"^\w", line)]
@@ -745,7 +769,7 @@ def test_dump_lists_keys_in_schema_order_and_stays_readable(tmp_path: Path) -> N
     positions = [training.index(f"\n  {k}:") for k in ("epochs", "batch_size", "learning_rate",
                                                         "optimizer", "loss", "threads")]
     assert positions == sorted(positions)
-    assert "hidden: [16, 16]" in text
+    assert re.search(r"^  hidden: \[\d+(, \d+)*\]$", text, re.MULTILINE)  # a list on one line
     assert "&" not in text and "!!" not in text
 
 

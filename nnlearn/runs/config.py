@@ -548,26 +548,27 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "sample_weight": (None, _column(nullable=True)),
     },
     "model": {
-        "hidden": ([16, 16], _hidden),
+        "hidden": ([64], _hidden),
         "activation": ("relu", _choice(lambda: _lesson().ACTIVATION_NAMES)),
         "dropout": (0.0, _unit_interval),
         "init": ("auto", _choice(lambda: ("auto", *_lesson().INIT_NAMES))),
         "layers": (None, lambda v, k, c: v),  # checked in _resolve_model (needs the defaults)
     },
     "training": {
-        "epochs": (100, _integer(1)),
+        "epochs": (300, _integer(1)),
         "batch_size": (32, _batch_size),
         "batching": (None, _choice(("full", "minibatch", "stochastic"), nullable=True)),
         "learning_rate": (0.01, _positive),
-        "optimizer": ("sgd", lambda v, k, c: _named_mapping(
+        "optimizer": ({"name": "sgd", "momentum": 0.9}, lambda v, k, c: _named_mapping(
             v, k, c, kind="optimizer", specs=_lesson().optimizer_specs, default_name="sgd")),
         "schedule": ("constant", lambda v, k, c: _named_mapping(
             v, k, c, kind="schedule", specs=_lesson().schedule_specs, default_name="constant")),
         "loss": ("auto", _choice(lambda: ("auto", *_lesson().LOSS_NAMES))),
-        "weight_decay": (0.0, _non_negative),
+        "weight_decay": (0.001, _non_negative),
         "clip_grad_norm": (None, _number(0.0, lo_open=True, nullable=True)),
         "clip_grad_value": (None, _number(0.0, lo_open=True, nullable=True)),
-        "early_stopping": (None, _early_stopping),
+        "early_stopping": ({"monitor": "val_loss", "patience": 50, "restore_best_weights": True},
+                           _early_stopping),
         "class_weight": (None, _class_weight),
         "checkpoint_every": (0, _integer(0)),
         "dtype": ("float64", _choice(("float64", "float32"))),
@@ -801,6 +802,10 @@ def resolve(raw: Mapping, *, base_dir: Path, source: str | None = None) -> dict:
     raw_model = raw.get("model") or {}
     _resolve_model(cfg["model"], given["model"], raw_model.get("layers"), ctx)
     _resolve_batching(cfg["training"], given["training"], ctx)
+    if "early_stopping" not in given["training"] and cfg["data"]["val_fraction"] == 0:
+        # The default early stopping watches the validation split; a config that holds no rows
+        # back has nothing for it to watch, and never asked for it.
+        cfg["training"]["early_stopping"] = None
     _cross_checks(cfg, ctx)
     return cfg
 
@@ -925,7 +930,13 @@ def _set(raw: Mapping[Any, Any], parts: list[str], value: Any, origin: str | Non
     if len(parts) == 2:
         section[parts[1]] = value
         return top
-    inner = _expand(section.get(parts[1]), f"{parts[0]}.{parts[1]}", origin)
+    current = section.get(parts[1])
+    if parts[1] not in section:
+        # A key the file leaves out stands for its default, so setting one sub-key of a default
+        # mapping (training.optimizer.nesterov) keeps the default's other sub-keys (momentum).
+        default = _SECTIONS[parts[0]][parts[1]][0]
+        current = default if isinstance(default, Mapping) else None
+    inner = _expand(current, f"{parts[0]}.{parts[1]}", origin)
     section[parts[1]] = inner
     inner[parts[2]] = value
     return top
