@@ -367,7 +367,8 @@ def _lesson() -> SimpleNamespace:
     accepts, with the defaults its constructor declares. Read on first use, not at import, so
     that loading this module (as sweep workers and ``nnlearn --help`` do) does not load numpy.
     """
-    from nnlearn.nn.layers import ACTIVATIONS, DEFAULT_INIT, INITIALIZERS
+    from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT
+    from nnlearn.nn.layers import INITIALIZERS
     from nnlearn.nn.losses import LOSSES
     from nnlearn.nn.optimizers import OPTIMIZERS
     from nnlearn.nn.schedules import SCHEDULES
