@@ -102,6 +102,23 @@ def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
     return load_config(config, overrides)
 
 
+def _load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> None:
+    """--plugin: run each file before the command reads any config or model (the library
+    loads them; see nnlearn/runs/plugins.py)."""
+    if paths:
+        from nnlearn.runs.plugins import load_plugins
+
+        load_plugins(paths)
+
+
+#: ``--plugin FILE.py`` (repeatable), on every command that reads a config or a model
+_PLUGIN = click.option("--plugin", "plugins", multiple=True, metavar="FILE.py",
+                       type=click.Path(dir_okay=False), expose_value=False,
+                       callback=_load_plugins,
+                       help="Load your own activation, layer, loss or optimizer from a Python "
+                            "file (repeatable; see docs/plugins.md).")
+
+
 def _apply_threads(threads: int | None) -> None:
     from nnlearn.runs.threads import set_blas_threads
 
@@ -200,6 +217,7 @@ def _summary_lines(result) -> list[str]:
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@_PLUGIN
 def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, as_json, quiet):
     """Train the network a CONFIG file describes and write a run folder.
 
@@ -210,6 +228,7 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, a
         nnlearn train configs/iris.yaml
         nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
         nnlearn train --resume runs/iris
+        nnlearn train configs/moons.yaml --plugin swish.py --set model.activation=swish
     """
     if resume_dir and (config or overrides or init_from or out or diagnostics):
         raise click.UsageError("--resume takes only the run folder (no CONFIG, --set, --out, "
@@ -300,6 +319,7 @@ def _data_for(model, cfg, data: str | None, *, target_required: bool):
 @click.argument("run", type=click.Path(exists=True))
 @click.option("--data", type=click.Path(), help="CSV to evaluate on (default: the config's test file).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_PLUGIN
 def eval_cmd(run, data, as_json):
     """Evaluate a trained model (RUN folder or model file) on labelled data.
 
@@ -328,6 +348,7 @@ def eval_cmd(run, data, as_json):
 @click.option("--data", required=True, type=click.Path(), help="CSV with the feature columns.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the CSV here (default: stdout).")
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
+@_PLUGIN
 def predict(run, data, out, proba):
     """Predict for every row of a CSV (the target column may be absent).
 
@@ -366,6 +387,7 @@ def config() -> None:
 @config.command("show", context_settings=CONTEXT)
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key.")
+@_PLUGIN
 def config_show(config_file, overrides):
     """Print the fully resolved CONFIG, every default filled in.
 
@@ -389,6 +411,7 @@ _SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.argument("config", type=click.Path(dir_okay=False))
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_PLUGIN
 def summary(config, overrides, as_json):
     """Layers, parameter counts and FLOPs per sample of the network a CONFIG builds.
 
@@ -418,6 +441,7 @@ def summary(config, overrides, as_json):
               show_default=True, help="Finite-difference step.")
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_PLUGIN
 def gradcheck(config, samples, eps, overrides, as_json):
     """Check backprop against central finite differences, tensor by tensor.
 
@@ -450,6 +474,7 @@ def gradcheck(config, samples, eps, overrides, as_json):
 @click.option("--weights", "n_weights", type=click.IntRange(min=1), default=3,
               show_default=True, help="How many weights' updates to spell out.")
 @_SET
+@_PLUGIN
 def explain(config, sample, batch, n_weights, overrides):
     """Walk one real training step layer by layer, with the numbers training uses.
 
@@ -494,6 +519,7 @@ def explain(config, sample, batch, n_weights, overrides):
                    "parallel); then 'nnlearn sweep --out' the same folder collects the results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_PLUGIN
 def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_commands,
               as_json, quiet):
     """Train every variant of a SWEEP.yaml file, over its seeds, in parallel.
@@ -513,6 +539,7 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     if scheduler and workers:
         raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
                                "workers run them")
+    from nnlearn.runs.plugins import loaded_paths
     from nnlearn.sweeps import sweep as sw
 
     spec = sw.load_sweep(sweep_file)
@@ -521,7 +548,7 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
         import shlex
 
         for run in spec.runs:
-            click.echo(shlex.join(sw.train_command(spec, run, out)))
+            click.echo(shlex.join(sw.train_command(spec, run, out, loaded_paths())))
         return 0
     show = None if (quiet or as_json) else (
         lambda rec, done, total: click.echo(sw.format_record(rec, done, total, spec.metric),
@@ -529,7 +556,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     with (sw.dask_executor(scheduler) if scheduler else _no_executor()) as executor:
         result = sw.run_sweep(spec, out, executor=executor,
                               workers=workers, blas_threads=threads,
-                              retry_failed=retry_failed, on_record=show)
+                              retry_failed=retry_failed, on_record=show,
+                              plugins=loaded_paths())
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -593,6 +621,7 @@ def _unicode_ok(stream) -> bool:
 @click.option("--data", type=click.Path(dir_okay=False),
               help="CSV for --boundary/--confusion (default: the config's train/test file).")
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
+@_PLUGIN
 def plot(run_dirs, out, metric, boundary, confusion, data, text):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 

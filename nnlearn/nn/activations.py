@@ -14,7 +14,18 @@ import numpy as np
 from nnlearn.nn.layers import Layer
 
 
-class ReLU(Layer):
+class Activation(Layer):
+    """Base class of the activations: a layer without parameters, ``y = f(x)`` elementwise.
+
+    A subclass writes ``forward`` (caching what f' needs) and ``backward``, which returns
+    ``grad_out * f'(x)``. ``default_init`` is the initialiser ``init: auto`` picks for the Dense
+    layer feeding this activation (the built-ins' choices are in ``DEFAULT_INIT`` below).
+    """
+
+    default_init = "xavier"
+
+
+class ReLU(Activation):
     """f(x) = max(0, x);  f'(x) = 1 where x > 0, else 0 (we take 0 at the kink x = 0)."""
 
     kind = "relu"
@@ -27,7 +38,7 @@ class ReLU(Layer):
         return grad_out * self._positive
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(Activation):
     """f(x) = x for x > 0, alpha x otherwise;  f'(x) = 1 or alpha. Dead units can recover."""
 
     kind = "leaky_relu"
@@ -51,7 +62,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0, -x))
 
 
-class Sigmoid(Layer):
+class Sigmoid(Activation):
     """f(x) = 1 / (1 + e^-x);  f'(x) = y (1 - y), from the output y."""
 
     kind = "sigmoid"
@@ -65,7 +76,7 @@ class Sigmoid(Layer):
         return grad_out * y * (1 - y)
 
 
-class Tanh(Layer):
+class Tanh(Activation):
     """f(x) = tanh(x);  f'(x) = 1 - y², from the output y."""
 
     kind = "tanh"
@@ -78,7 +89,7 @@ class Tanh(Layer):
         return grad_out * (1 - self._y * self._y)
 
 
-class Identity(Layer):
+class Identity(Activation):
     """f(x) = x;  f'(x) = 1. A 'linear' activation: a stack of such layers is a linear model."""
 
     kind = "identity"
@@ -90,7 +101,7 @@ class Identity(Layer):
         return grad_out
 
 
-class ELU(Layer):
+class ELU(Activation):
     """f(x) = x for x > 0, alpha (e^x - 1) otherwise;  f'(x) = 1 or alpha e^x = y + alpha."""
 
     kind = "elu"
@@ -114,7 +125,7 @@ class ELU(Layer):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-class GELU(Layer):
+class GELU(Activation):
     """GELU, tanh approximation (Hendrycks & Gimpel 2016), as BERT and GPT-2 use it::
 
         f(x)  = 0.5 x (1 + t),   t = tanh(u),   u = c (x + 0.044715 x³),   c = sqrt(2 / pi)
@@ -136,7 +147,7 @@ class GELU(Layer):
         return grad_out * local
 
 
-class Softplus(Layer):
+class Softplus(Activation):
     """f(x) = log(1 + e^x), a smooth ReLU;  f'(x) = sigmoid(x)."""
 
     kind = "softplus"

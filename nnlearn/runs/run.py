@@ -42,6 +42,7 @@ from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, 
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
+from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
@@ -89,10 +90,11 @@ def choose_loss(cfg_loss: str, task: str, n_classes: int | None, *,
     how = f" (inferred from {inferred_from})" if inferred_from else ""
     hint = ("set data.task if the inferred task is wrong, or use loss: auto" if inferred_from
             else None)
-    if task == "classification" and cfg_loss not in ("cross_entropy", "bce"):
+    loss_task = LOSSES[cfg_loss].task  # a plugin's loss says which task it is for
+    if task == "classification" and loss_task != "classification":
         raise ConfigError(f"loss {cfg_loss!r} is for regression, but the task is classification"
                           f"{how}; use cross_entropy or bce", key="training.loss", hint=hint)
-    if task == "regression" and cfg_loss not in ("mse", "mae"):
+    if task == "regression" and loss_task != "regression":
         raise ConfigError(f"loss {cfg_loss!r} is for classification, but the task is regression"
                           f"{how}; use mse or mae", key="training.loss", hint=hint)
     if cfg_loss == "bce" and n_classes != 2:
@@ -581,7 +583,8 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
         model_path = path / MODEL_FILE
         if not model_path.is_file():
             raise NnlearnError(f"{path}: no {MODEL_FILE} in this folder; is it a run folder?")
+        model = load_model(model_path)  # first: it names any plugin the config would need
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
-        return load_model(model_path), cfg
+        return model, cfg
     arrays, meta = load_arrays(path)
     return model_from_arrays(path, arrays, meta), None
