@@ -500,6 +500,57 @@ def explain(config, sample, batch, n_weights, overrides):
 
 
 # ------------------------------------------------------------------------------------------
+# graded exercises
+
+
+@cli.group(context_settings=CONTEXT)
+def exercise() -> None:
+    """Graded exercises: write a backward (or a step) and have it checked.
+
+    \b
+    Example:
+        nnlearn exercise list
+        nnlearn exercise check 1
+    """
+
+
+@exercise.command("list", context_settings=CONTEXT)
+def exercise_list():
+    """List the exercises and the file each one is written in.
+
+    \b
+    Example:
+        nnlearn exercise list
+    """
+    from nnlearn.teach.exercises import list_exercises
+
+    for e in list_exercises():
+        click.echo(f"{e['number']}  {e['file']:28s} {e['title']} (a {e['implements']})")
+
+
+@exercise.command("check", context_settings=CONTEXT)
+@click.argument("number", metavar="N", type=int)
+@click.argument("file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
+def exercise_check(number, file):
+    """Check exercise N in FILE (default: exercises/0N_*.py here), part by part.
+
+    Loads FILE as a plugin, compares its backward (or step) with finite differences or the
+    formula, checks a small network with it and trains it briefly. Prints PASS, FAIL or SKIP
+    per part with a hint for each failure. Exit 0 when every part passes, 4 when one fails.
+
+    \b
+    Example:
+        nnlearn exercise check 1
+        nnlearn exercise check 2 my-dense.py
+    """
+    from nnlearn.teach.exercises import check_exercise, format_result, raise_if_failed
+
+    result = check_exercise(number, file)
+    click.echo(format_result(result))
+    raise_if_failed(result)
+
+
+# ------------------------------------------------------------------------------------------
 # batch runs: sweep, compare  (issue 6)
 
 
