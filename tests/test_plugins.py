@@ -380,6 +380,12 @@ def test_a_plugin_loss_and_optimizer_train_and_the_model_records_both(moons):
     assert_clean_error(folder, 2, "config.yaml", "'my_momentum'", "--plugin")
     both = run_cli("predict", "runs/mine", "--plugin", loss, "--plugin", opt, *data, cwd=moons)
     assert both.returncode == 0 and both.stdout == ok.stdout, both.stderr
+    shown = ("configs/moons.yaml", "--plugin", loss, "--set", "training.loss=my_cross_entropy")
+    summary = run_cli("summary", *shown, cwd=moons)
+    assert "my_cross_entropy.output (in the loss)" in summary.stdout, summary.stderr
+    explain = run_cli("explain", *shown, "--batch", "3", cwd=moons)
+    assert "LOSS  my_cross_entropy: L = mean over the 3 rows of the per-row my_cross_entropy" \
+        in explain.stdout, explain.stderr
 
 
 def test_a_sweep_passes_its_plugins_to_every_worker(moons):

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.runs import atomicio
 from nnlearn.errors import ModelFileError, NnlearnError
+from nnlearn.nn.network import Sequential
+from nnlearn.runs import atomicio
 from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
 from nnlearn.runs.plugins import check_names
-from nnlearn.nn.network import Sequential
 
 META_KEY = "meta.json"
 
