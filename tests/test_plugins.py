@@ -408,3 +408,45 @@ def test_a_sweep_passes_its_plugins_to_every_worker(moons):
     assert sorted(r["status"] for r in records) == ["ok", "ok"]
     without = run_cli("sweep", sweep, "--out", "sw2", cwd=moons)
     assert_clean_error(without, 2, "swish", "--plugin")
+
+
+def test_configs_sweeps_and_model_files_cannot_load_code(moons):
+    """Only --plugin runs code: a file that names a plugin path is refused and never run."""
+    marker = moons / "ran.txt"
+    evil = _write(moons, "evil.py", f"""\
+        open({str(marker)!r}, "w").write("ran")
+        from nnlearn import Activation, register
+
+        @register("swish")
+        class S(Activation):
+            def forward(self, x):
+                return x
+            def backward(self, g):
+                return g
+        """)
+    config = moons / "configs" / "moons.yaml"
+    proc = run_cli("train", config, "--set", f"plugin={evil}", cwd=moons)
+    assert_clean_error(proc, 2, "plugin")
+    _write(moons, "sweep.yaml", f"base: configs/moons.yaml\nplugin: {evil}\n")
+    assert_clean_error(run_cli("sweep", "sweep.yaml", "--out", "sw", cwd=moons), 2, "plugin")
+    trained = run_cli("train", config, "--plugin", "swish.py", "--set", "model.activation=swish",
+                      "--set", "training.epochs=1", "--out", "runs/s", "-q", cwd=moons)
+    assert trained.returncode == 0, trained.stderr
+    from nnlearn.runs.modelfile import load_arrays, save_arrays
+
+    model = moons / "runs" / "s" / "model.npz"
+    arrays, meta = load_arrays(model)
+    meta["plugins"] = {"swish": str(evil)}  # a model file pointing at code to run
+    save_arrays(model, arrays, meta)
+    proc = run_cli("eval", model, "--data", "data/moons-test.csv", cwd=moons)
+    assert_clean_error(proc, 2, "'swish'", "--plugin evil.py")
+    assert str(evil) not in proc.stderr and not marker.exists()
+    ok = run_cli("eval", model, "--plugin", "swish.py", "--data", "data/moons-test.csv",
+                 cwd=moons)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_config_show_takes_plugins(moons):
+    proc = run_cli("config", "show", "configs/moons.yaml", "--plugin", "swish.py",
+                   "--set", "model.activation=swish", cwd=moons)
+    assert proc.returncode == 0 and "activation: swish" in proc.stdout, proc.stderr

@@ -138,7 +138,8 @@ def check_names(recorded: Any, source: str) -> None:
 
     missing = [n for n in recorded if n not in extend.REGISTERED]
     if missing:
-        files = sorted({recorded[n] for n in missing})
+        # file names only, even if a tampered file recorded a path: the user picks the file
+        files = sorted({os.path.basename(recorded[n]) or "?" for n in missing})
         raise PluginError(f"{source}: the model uses {', '.join(map(repr, missing))} from a "
                           f"plugin ({', '.join(files)}), which is not loaded",
                           hint="load the file it was trained with: "
