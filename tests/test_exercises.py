@@ -86,6 +86,8 @@ def _variant(tmp_path: Path, number: int, old: str, new: str) -> Path:
     (2, "grad_out.sum(axis=0)", "grad_out.mean(axis=0)", "dL/db", "summed over the rows"),
     (3, "p.value -= self.lr * v", "p.value -= self.lr * p.grad", "four steps", "momentum"),
     (4, "return p / n", "return p", "gradient", "5 times the right answer"),
+    (5, "m_hat = m / (1 - b1**self.t)", "m_hat = m", "first step", "bias correction"),
+    (5, "self.t += 1\n", "self.t = 1\n", "four steps", "count steps in self.t"),
 ])
 def test_a_typical_mistake_fails_its_part_with_a_hint(tmp_path, number, old, new, part, words):
     result = ex.check_exercise(number, _variant(tmp_path, number, old, new))

@@ -283,39 +283,43 @@ class _Param:
         self.name, self.value, self.grad = name, value, np.zeros_like(value)
 
 
-def check_momentum(cls: type) -> list[Part]:
+def _check_steps(cls: type, settings: dict[str, float],
+                 update: Callable[[dict[str, Any], np.ndarray, np.ndarray, int], np.ndarray],
+                 step_hint: str, first_hint: str, steps_hint: str,
+                 train_lr: float) -> list[Part]:
+    """An optimizer exercise: construct, the first step, four steps, a short training run.
+
+    ``update(state, w, g, t)`` is the reference rule: the weights after step t (1, 2, ...)
+    from w and the gradient g, keeping its own state in the dict ``state``.
+    """
     rng = np.random.default_rng(0)
-    lr, mu = 0.1, 0.9
     w0 = rng.standard_normal((3, 2))
     grads = [rng.standard_normal((3, 2)) for _ in range(4)]
     param = _Param("w", w0.copy())
-    opt, failed = _calls(lambda: cls([param], lr=lr, momentum=mu))
+    args = ", ".join(f"{k}={v:g}" for k, v in settings.items())
+    opt, failed = _calls(lambda: cls([param], **settings))
     if failed is not None:
-        hint = f"the checker builds {cls.__name__}(params, lr=0.1, momentum=0.9)"
-        return _skip_rest([_named(failed, "construct", hint)], ["first step", "four steps", "training"], "needs the class")
-    expected, v = w0.copy(), np.zeros_like(w0)
+        hint = f"the checker builds {cls.__name__}(params, {args})"
+        return _skip_rest([_named(failed, "construct", hint)],
+                          ["first step", "four steps", "training"], "needs the class")
+    expected, state = w0.copy(), {}
     parts: list[Part] = []
-    for k, g in enumerate(grads):
+    for t, g in enumerate(grads, start=1):
         param.grad[...] = g
         _, failed = _calls(opt.step)
         if failed is not None:
-            hint = "for each p and its v: v = momentum * v + p.grad, then p.value -= lr * v"
-            return _skip_rest([_named(failed, "first step", hint)], ["four steps", "training"], "needs step")
-        v = mu * v + g
-        expected = expected - lr * v
+            return _skip_rest([_named(failed, "first step", step_hint)],
+                              ["four steps", "training"], "needs step")
+        expected = update(state, expected, g, t)
         if not np.array_equal(param.grad, g):
             return _skip_rest([Part("first step", "FAIL", "step changed p.grad",
                                     "step reads the gradient; it only changes p.value")],
                               ["four steps", "training"], "needs step")
-        if k == 0:
-            parts.append(_compare("first step", param.value.copy(), expected,
-                                  "v starts at 0, so the first step is plain SGD: "
-                                  "v = g, w = w - lr * v"))
+        if t == 1:
+            parts.append(_compare("first step", param.value.copy(), expected, first_hint))
             if parts[-1].status != "pass":
                 return _skip_rest(parts, ["four steps", "training"], "needs the first step")
-    parts.append(_compare("four steps", param.value.copy(), expected,
-                          "keep v between steps (self.state['v'][i]) and update it in place: "
-                          "v = momentum * v + g, then w = w - lr * v"))
+    parts.append(_compare("four steps", param.value.copy(), expected, steps_hint))
     if parts[-1].status != "pass":
         return _skip_rest(parts, ["training"], "needs step")
 
@@ -323,11 +327,48 @@ def check_momentum(cls: type) -> list[Part]:
         r = np.random.default_rng(0)
         net = Sequential([Dense(2, 8, rng=r, init="xavier", name="dense_1"), Tanh(),
                           Dense(8, 2, rng=r, init="xavier", name="dense_2")])
-        return net, SoftmaxCrossEntropy(), cls(net.parameters(), lr=0.5, momentum=0.9)
+        return net, SoftmaxCrossEntropy(), cls(net.parameters(), **{**settings, "lr": train_lr})
 
     parts.append(_training_part(build, 200, "does step update every parameter in place "
                                 "(p.value -= ...), not a copy?"))
     return parts
+
+
+def check_momentum(cls: type) -> list[Part]:
+    lr, mu = 0.1, 0.9
+
+    def update(state: dict[str, Any], w: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
+        state["v"] = mu * state.get("v", 0.0) + g
+        return w - lr * state["v"]
+
+    return _check_steps(
+        cls, {"lr": lr, "momentum": mu}, update,
+        step_hint="for each p and its v: v = momentum * v + p.grad, then p.value -= lr * v",
+        first_hint="v starts at 0, so the first step is plain SGD: v = g, w = w - lr * v",
+        steps_hint="keep v between steps (self.state['v'][i]) and update it in place: "
+                   "v = momentum * v + g, then w = w - lr * v",
+        train_lr=0.5)
+
+
+def check_adam(cls: type) -> list[Part]:
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+
+    def update(state: dict[str, Any], w: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
+        state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+        state["v"] = b2 * state.get("v", 0.0) + (1 - b2) * g * g
+        m_hat, v_hat = state["m"] / (1 - b1**t), state["v"] / (1 - b2**t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+    return _check_steps(
+        cls, {"lr": lr}, update,
+        step_hint="self.t += 1; for each p: m = beta1 m + (1 - beta1) g, "
+                  "v = beta2 v + (1 - beta2) g², then the bias-corrected step",
+        first_hint="on the first step m_hat = g and v_hat = g², so every weight moves by "
+                   "about lr (w - lr * sign(g)): check the bias correction 1 - beta**t with t = 1",
+        steps_hint="keep m and v between steps (self.state['m'][i], self.state['v'][i]), "
+                   "count steps in self.t (starting from 1) and divide by 1 - beta1**t and "
+                   "1 - beta2**t",
+        train_lr=0.05)
 
 
 def check_softmax_ce(cls: type) -> list[Part]:
@@ -369,6 +410,7 @@ EXERCISES: dict[int, Exercise] = {
     3: Exercise(3, "SGD with momentum", "03_momentum.py", "optimizer", check_momentum),
     4: Exercise(4, "softmax cross-entropy's gradient", "04_softmax_ce.py", "loss",
                 check_softmax_ce),
+    5: Exercise(5, "Adam", "05_adam.py", "optimizer", check_adam),
 }
 
 
