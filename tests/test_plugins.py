@@ -320,6 +320,9 @@ def test_the_docs_example_runs_and_the_model_needs_its_plugin(moons):
         assert_clean_error(proc, 2, "'swish'", "--plugin swish.py")
     proc = run_cli("train", "--resume", "runs/swish", cwd=moons)
     assert_clean_error(proc, 2, "'swish'", "--plugin")
+    plot = run_cli("plot", "runs/swish", "--boundary", "--text", "--plugin", "swish.py",
+                   cwd=moons)
+    assert plot.returncode == 0 and plot.stdout.strip(), plot.stderr
 
 
 def _model_meta(path: Path) -> dict:
