@@ -231,8 +231,9 @@ def test_loader_reports_the_plugin_file_and_line(tmp_path):
                 return g
         """)
     with pytest.raises(plugins.PluginError, match=rf"{re.escape(str(clash))}:3: ValueError.*"
-                                                   "built-in activation 'tanh'"):
+                                                   "built-in activation 'tanh'") as info:
         plugins.load_plugin(clash)
+    assert info.value.hint is None
     syntax = _write(tmp_path, "syntax.py", "import numpy\n\ndef f(:\n    pass\n")
     with pytest.raises(plugins.PluginError, match=r"syntax\.py:3: syntax error"):
         plugins.load_plugin(syntax)
@@ -270,6 +271,11 @@ def test_loading_the_same_file_twice_runs_it_once(tmp_path):
     assert plugins.load_plugin(str(path)) == ["swish"]
     assert plugins.loaded_paths()[-1] == str(path)
     assert plugins.plugins_of(["dense", "swish", "relu"]) == {"swish": "swish.py"}
+    copy = _write(tmp_path, "copy.py", _swish_source())
+    with pytest.raises(plugins.PluginError, match=rf"copy\.py:\d+: .*registered before in "
+                                                   rf"{re.escape(str(path))}") as info:
+        plugins.load_plugin(copy)
+    assert info.value.hint is None  # running copy.py alone would not show the clash
 
 
 def test_model_metadata_must_name_plugins_properly():

@@ -60,7 +60,12 @@ def _kind_and_registry(cls: type) -> tuple[str, dict[str, Any]]:
 def taken_by(name: str) -> str | None:
     """What already uses ``name`` ("the built-in activation", ...), or None if it is free."""
     if name in REGISTERED:
-        return f"the {REGISTERED[name][0]} {REGISTERED[name][1].__name__} registered before"
+        kind, cls = REGISTERED[name]
+        try:
+            where = f" in {inspect.getfile(cls)}"
+        except (TypeError, OSError):  # a class made in an interactive session has no file
+            where = ""
+        return f"the {kind} {cls.__name__} registered before{where}"
     for kind, names in (("activation", ACTIVATIONS), ("loss", LOSSES),
                         ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                         ("initialiser", INITIALIZERS)):

@@ -45,6 +45,12 @@ def _where(path: str, exc: BaseException) -> str:
     return f"{path}:{line}" if line is not None else path
 
 
+def _raised_by(exc: BaseException, filename: str | None) -> bool:
+    """Was ``exc`` raised inside ``filename`` (its traceback's last frame)?"""
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    return bool(frames) and frames[-1][0].f_code.co_filename == filename
+
+
 def load_plugin(path: str | os.PathLike) -> list[str]:
     """Run one plugin file and return the names it registered (in order).
 
@@ -76,10 +82,12 @@ def load_plugin(path: str | os.PathLike) -> list[str]:
         sys.modules.pop(module_name, None)
         for name in set(extend.REGISTERED) - before:  # leave no half-loaded plugin behind
             extend.unregister(name)
+        problem = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SyntaxError):
             problem, hint = f"syntax error: {exc.msg}", None
+        elif _raised_by(exc, extend.__file__):  # register() refused: the message says why
+            hint = None
         else:
-            problem = f"{type(exc).__name__}: {exc}"
             hint = f"to see the whole traceback, run it on its own: python {full}"
         raise PluginError(f"{_where(full, exc)}: {problem}"[:500], hint=hint) from None
     names = [n for n in extend.REGISTERED if n not in before]
