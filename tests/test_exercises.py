@@ -4,6 +4,7 @@ reference solution passes, and typical mistakes fail the part they should, with 
 from __future__ import annotations
 
 import re
+import shlex
 import textwrap
 from pathlib import Path
 
@@ -112,6 +113,11 @@ def test_the_cli_checks_exercises_with_exit_codes(tmp_path):
     solved = run_cli("exercise", "check", "4", _file(SOLUTIONS, 4), cwd=tmp_path)
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "3 of 3 parts pass" in solved.stdout
+    suggested = shlex.split(solved.stdout.splitlines()[-1])  # the next step it suggests works
+    assert suggested[:2] == ["nnlearn", "train"] and "training.loss=my_cross_entropy" in suggested
+    run = run_cli(*suggested[1:], "--set", "training.epochs=2", "--out", tmp_path / "run", "-q",
+                  cwd=ROOT)
+    assert run.returncode == 0, run.stderr
     listed = run_cli("exercise", "list")
     assert listed.returncode == 0
     assert all(ex.EXERCISES[n].file in listed.stdout for n in NUMBERS)

@@ -470,7 +470,19 @@ def format_result(result: ExerciseResult) -> str:
     passed = sum(p.status == "pass" for p in result.parts)
     lines += ["", f"{passed} of {len(result.parts)} parts pass"
               + (": well done." if result.passed else ".")]
+    key = _CONFIG_KEY.get(EXERCISES[result.number].kind)
+    if result.passed and key:
+        import shlex
+
+        command = ["nnlearn", "train", "configs/iris.yaml", "--plugin", result.path,
+                   "--set", f"{key}={result.registered_as}"]
+        lines += ["Now use it in a real run:", f"  {shlex.join(command)}"]
     return "\n".join(lines)
+
+
+#: the config key that takes a registered name of each kind (layers are not placed by configs)
+_CONFIG_KEY = {"activation": "model.activation", "loss": "training.loss",
+               "optimizer": "training.optimizer"}
 
 
 def raise_if_failed(result: ExerciseResult) -> None:
