@@ -136,6 +136,25 @@ def test_a_registered_optimizer_takes_its_settings_from_the_config():
     assert SignSGD in OPTIMIZERS.values()
 
 
+def test_only_plugin_settings_get_a_check_from_their_default():
+    from nnlearn.nn.schedules import SCHEDULES
+    from nnlearn.runs import config
+
+    class NewSetting(Optimizer):
+        def __init__(self, params, lr, weight_decay=0.0, brand_new=0.5):
+            super().__init__(params, lr, weight_decay)
+
+    NewSetting.__module__ = "nnlearn.nn.optimizers"  # as if nnlearn's own
+    with pytest.raises(KeyError, match="brand_new"):
+        config._specs_from({"new": NewSetting}, ("params", "lr", "weight_decay"))
+    NewSetting.__module__ = "nnlearn_plugin_new"
+    specs = config._specs_from({"new": NewSetting}, ("params", "lr", "weight_decay"))
+    assert specs["new"]["brand_new"][0] == 0.5
+    for registry in (OPTIMIZERS, SCHEDULES):  # the built-ins resolve with explicit checks
+        for cls in registry.values():
+            assert cls.__module__.startswith("nnlearn.")
+
+
 def test_a_registered_loss_sets_its_name_and_a_layer_goes_to_layers():
     @extend.register("half_mse")
     class HalfMSE(Loss):

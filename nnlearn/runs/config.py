@@ -352,7 +352,10 @@ def _specs_from(registry: Mapping[str, type], skip: tuple[str, ...],
     specs: dict[str, dict[str, tuple[Any, Validator]]] = {}
     for name, cls in registry.items():
         params = inspect.signature(cls.__init__).parameters
-        specs[name] = {s: (p.default, checks.get(s) or _like(p.default))
+        # nnlearn's own classes must have a check written above; a plugin's new settings get
+        # the check their default's type implies
+        own = cls.__module__.startswith("nnlearn.")
+        specs[name] = {s: (p.default, checks[s] if own else checks.get(s) or _like(p.default))
                        for s, p in params.items() if s != "self" and s not in skip
                        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     return specs
