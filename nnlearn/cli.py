@@ -103,6 +103,23 @@ def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
     return load_config(config, overrides)
 
 
+def _load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> None:
+    """--plugin: run each file before the command reads any config or model (the library
+    loads them; see nnlearn/runs/plugins.py)."""
+    if paths:
+        from nnlearn.runs.plugins import load_plugins
+
+        load_plugins(paths)
+
+
+#: ``--plugin FILE.py`` (repeatable), on every command that reads a config or a model
+_PLUGIN = click.option("--plugin", "plugins", multiple=True, metavar="FILE.py",
+                       type=click.Path(dir_okay=False), expose_value=False,
+                       callback=_load_plugins,
+                       help="Load your own activation, layer, loss or optimizer from a Python "
+                            "file (repeatable; see docs/plugins.md).")
+
+
 def _apply_threads(threads: int | None) -> None:
     from nnlearn.runs.threads import set_blas_threads
 
@@ -287,6 +304,7 @@ def _summary_lines(result) -> list[str]:
               help="Print a progress line every N epochs (default: about 10 lines per run); "
                    "the first and the last epoch always get one.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@_PLUGIN
 def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, snapshots,
           as_json, log_every, quiet):
     """Train the network a CONFIG file describes and write a run folder.
@@ -299,6 +317,7 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, s
         nnlearn train configs/iris.yaml --set training.learning_rate=0.1 --set seed=3
         nnlearn train --resume runs/iris
         nnlearn train configs/spirals.yaml --snapshots 20 && nnlearn report runs/spirals
+        nnlearn train configs/moons.yaml --plugin swish.py --set model.activation=swish
     """
     if resume_dir and (config or overrides or init_from or out or diagnostics
                        or snapshots is not None):
@@ -399,6 +418,7 @@ def _data_for(model, cfg, data: str | None, *, target_required: bool):
 @click.argument("run", type=click.Path(exists=True))
 @click.option("--data", type=click.Path(), help="CSV to evaluate on (default: the config's test file).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_PLUGIN
 def eval_cmd(run, data, as_json):
     """Evaluate a trained model (RUN folder or model file) on labelled data.
 
@@ -432,6 +452,7 @@ def eval_cmd(run, data, as_json):
 @click.option("--keep", "keep", multiple=True, metavar="COL[,COL...]",
               help="Copy these columns of --data (an id, a name) into the output, first, "
                    "in the input's row order.")
+@_PLUGIN
 def predict(run, data, out, proba, keep):
     """Predict for every row of a CSV (the target column may be absent).
 
@@ -481,6 +502,7 @@ def config() -> None:
 @config.command("show", context_settings=CONTEXT)
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key.")
+@_PLUGIN
 def config_show(config_file, overrides):
     """Print the fully resolved CONFIG, every default filled in.
 
@@ -507,6 +529,7 @@ _SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
 @click.argument("config", type=click.Path(dir_okay=False))
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_PLUGIN
 def summary(config, overrides, as_json):
     """Layers, parameter counts and FLOPs per sample of the network a CONFIG builds.
 
@@ -536,6 +559,7 @@ def summary(config, overrides, as_json):
               show_default=True, help="Finite-difference step.")
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_PLUGIN
 def gradcheck(config, samples, eps, overrides, as_json):
     """Check backprop against central finite differences, tensor by tensor.
 
@@ -568,6 +592,7 @@ def gradcheck(config, samples, eps, overrides, as_json):
 @click.option("--weights", "n_weights", type=click.IntRange(min=1), default=3,
               show_default=True, help="How many weights' updates to spell out.")
 @_SET
+@_PLUGIN
 def explain(config, sample, batch, n_weights, overrides):
     """Walk one real training step layer by layer, with the numbers training uses.
 
@@ -593,6 +618,57 @@ def explain(config, sample, batch, n_weights, overrides):
 
 
 # ------------------------------------------------------------------------------------------
+# graded exercises
+
+
+@cli.group(context_settings=CONTEXT)
+def exercise() -> None:
+    """Graded exercises: write a backward (or a step) and have it checked.
+
+    \b
+    Example:
+        nnlearn exercise list
+        nnlearn exercise check 1
+    """
+
+
+@exercise.command("list", context_settings=CONTEXT)
+def exercise_list():
+    """List the exercises and the file each one is written in.
+
+    \b
+    Example:
+        nnlearn exercise list
+    """
+    from nnlearn.teach.exercises import list_exercises
+
+    for e in list_exercises():
+        click.echo(f"{e['number']}  {e['file']:28s} {e['title']} (a {e['implements']})")
+
+
+@exercise.command("check", context_settings=CONTEXT)
+@click.argument("number", metavar="N", type=int)
+@click.argument("file", metavar="[FILE]", required=False, type=click.Path(dir_okay=False))
+def exercise_check(number, file):
+    """Check exercise N in FILE (default: exercises/0N_*.py here), part by part.
+
+    Loads FILE as a plugin, compares its backward (or step) with finite differences or the
+    formula, checks a small network with it and trains it briefly. Prints PASS, FAIL or SKIP
+    per part with a hint for each failure. Exit 0 when every part passes, 4 when one fails.
+
+    \b
+    Example:
+        nnlearn exercise check 1
+        nnlearn exercise check 2 my-dense.py
+    """
+    from nnlearn.teach.exercises import check_exercise, format_result, raise_if_failed
+
+    result = check_exercise(number, file)
+    click.echo(format_result(result))
+    raise_if_failed(result)
+
+
+# ------------------------------------------------------------------------------------------
 # batch runs: sweep, compare  (issue 6)
 
 
@@ -612,6 +688,7 @@ def explain(config, sample, batch, n_weights, overrides):
                    "parallel); then 'nnlearn sweep --out' the same folder collects the results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_PLUGIN
 def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_commands,
               as_json, quiet):
     """Train every variant of a SWEEP.yaml file, over its seeds, in parallel.
@@ -631,6 +708,7 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     if scheduler and workers:
         raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
                                "workers run them")
+    from nnlearn.runs.plugins import loaded_paths
     from nnlearn.sweeps import sweep as sw
 
     spec = sw.load_sweep(sweep_file)
@@ -639,7 +717,7 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
         import shlex
 
         for run in spec.runs:
-            click.echo(shlex.join(sw.train_command(spec, run, out)))
+            click.echo(shlex.join(sw.train_command(spec, run, out, loaded_paths())))
         return 0
     show = None if (quiet or as_json) else (
         lambda rec, done, total: click.echo(sw.format_record(rec, done, total, spec.metric),
@@ -647,7 +725,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     with (sw.dask_executor(scheduler) if scheduler else _no_executor()) as executor:
         result = sw.run_sweep(spec, out, executor=executor,
                               workers=workers, blas_threads=threads,
-                              retry_failed=retry_failed, on_record=show)
+                              retry_failed=retry_failed, on_record=show,
+                              plugins=loaded_paths())
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -718,6 +797,7 @@ def _unicode_ok(stream) -> bool:
 @click.option("--text", is_flag=True, help="Draw in the terminal instead (needs no matplotlib).")
 @click.option("--animate", is_flag=True, help="With --boundary: an animated GIF of the decision "
               "regions at every snapshot (train with --snapshots N); default learn.gif.")
+@_PLUGIN
 def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text, animate):
     """Draw a run's learning curves (train and val loss and metric) as a PNG.
 
@@ -796,6 +876,7 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
                 type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="HTML file to write (default: report.html in the run folder).")
+@_PLUGIN
 def report(run_dirs, out):
     """Write one HTML page about a run, to open in any browser (offline, no server).
 

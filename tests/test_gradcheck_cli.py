@@ -11,7 +11,8 @@ from conftest import CONFIGS, run_cli
 
 from nnlearn.cli import cli
 from nnlearn.errors import GradCheckFailed
-from nnlearn.nn.layers import Dense, Tanh
+from nnlearn.nn.activations import Tanh
+from nnlearn.nn.layers import Dense
 from nnlearn.runs.config import load_config
 from nnlearn.teach.gradcheck import DEFAULT_MAX_ENTRIES, check_config, raise_if_failed
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from nnlearn.errors import ConfigError
-from nnlearn.nn.layers import ACTIVATIONS, INITIALIZERS, Parameter
+from nnlearn.nn.activations import ACTIVATIONS
+from nnlearn.nn.layers import INITIALIZERS, Parameter
 from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.optimizers import OPTIMIZERS, make_optimizer
 from nnlearn.nn.schedules import SCHEDULES, make_schedule

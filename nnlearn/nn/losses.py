@@ -2,7 +2,7 @@
 
 One reduction convention for all of them: ``value`` is the mean over the batch, and ``gradient``
 already carries the 1/n, so an optimizer never needs to know the batch size. With per-sample
-``weights`` w, the loss is ``sum_i w_i * l_i / n`` (Keras' convention: weights of mean 1, such as
+``weights`` w, the loss is ``Σ_i w_i l_i / n`` (Keras' convention: weights of mean 1, such as
 'balanced' class weights, leave the scale of the loss unchanged).
 
 ``pred`` is always the raw output of the last Dense layer, shape (n, k). The classification losses
@@ -17,15 +17,16 @@ import math
 import numpy as np
 
 from nnlearn.errors import ConfigError
+from nnlearn.nn.activations import sigmoid
 
 
 def _mean(a: np.ndarray) -> float:
-    """The mean as a Python float. ``sum / size`` costs a few times less than ``np.mean`` on the
-    tiny arrays of a batch-1 step, and gives the same number."""
+    """The mean as a Python float (NaN for an empty batch)."""
     return float(a.sum()) / a.size if a.size else math.nan
 
 
 def _per_sample_weights(weights: np.ndarray | None, dtype) -> np.ndarray | None:
+    """Weights as a column (n, 1), so that they multiply each row of an (n, k) array."""
     return None if weights is None else np.asarray(weights, dtype=dtype).reshape(-1, 1)
 
 
@@ -53,7 +54,7 @@ class Loss:
 
 
 class MSE(Loss):
-    """Mean squared error over all n*k entries: L = mean((p - t)^2);  dL/dp = 2 (p - t) / (n k)."""
+    """Mean squared error over all n·k entries: L = mean((p - t)²);  dL/dp = 2 (p - t) / (n k)."""
 
     name = "mse"
 
@@ -93,46 +94,40 @@ class MAE(Loss):
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, shifted by the row maximum so that exp never overflows."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
 class SoftmaxCrossEntropy(Loss):
     """Softmax followed by cross-entropy, fused. ``target`` holds class indices, shape (n,).
 
-    For one sample with logits z and true class t, with p = softmax(z):
+    For one sample with logits z and true class t, with p = softmax(z)::
 
-        l = -log p_t = log(sum_j e^{z_j}) - z_t
+        l = -log p_t = log(Σ_j e^{z_j}) - z_t
 
-    computed with the log-sum-exp trick (subtract max_j z_j first), so logits of +-1000 give a
-    finite, exact loss where a separate softmax would overflow to inf or round p_t to 0 = log 0.
-
-    Why the gradient is ``softmax - onehot``: d/dz_k of log(sum_j e^{z_j}) is e^{z_k} / sum_j e^{z_j}
-    = p_k, and d/dz_k of z_t is 1 when k = t. So dl/dz_k = p_k - [k = t]. The two Jacobians that a
-    separate softmax layer and log-loss would multiply collapse into one subtraction: cheaper, and
-    free of the 1/p blow-up. Divided by n for the batch mean.
+    Why fuse the two? The loss is computed as the right-hand side after subtracting max_j z_j
+    from every z_j (which changes no p), so logits of ±1000 give a finite, exact loss where a
+    separate softmax would overflow to inf or round p_t to 0 = log 0. And the gradient is
+    simple: d/dz_k of log(Σ_j e^{z_j}) is p_k, and d/dz_k of z_t is 1 when k = t, so
+    ``dl/dz = p - onehot(t)``. A separate softmax layer and log-loss would multiply two Jacobians,
+    one of them with a 1/p that blows up, to arrive at the same subtraction. Divided by n for the
+    batch mean.
     """
 
     name = "cross_entropy"
     task = "classification"
 
     def value_and_gradient(self, pred, target, weights=None):
-        # One softmax serves both: training needs the loss and its gradient at every step.
-        n, k = pred.shape
-        # z - max_j z_j, so that exp cannot overflow. (The row maxima are read down the columns
-        # of the transpose: numpy reduces a (n, 10) array one short row at a time, and this is
-        # the same maxima about 4x faster at batch 128.)
-        # order="C": the flat indices below assume rows laid out one after another.
-        shifted = np.subtract(pred, np.ascontiguousarray(pred.T).max(axis=0)[:, None], order="C")
+        # One softmax serves both: a training step needs the loss and its gradient.
+        n = len(pred)
+        rows = np.arange(n)
+        shifted = pred - pred.max(axis=1, keepdims=True)       # z - max_j z_j: exp cannot overflow
         e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        true = np.arange(0, n * k, k) + target            # flat index of each row's true class
-        losses = np.log(total[:, 0]) - shifted.take(true)  # l = log sum_j e^{z_j} - z_t
-        grad = e
-        grad /= total                                      # softmax p
-        grad.reshape(-1)[true] -= 1                        # p - onehot
-        grad /= n                                          # the batch mean's 1/n
+        total = e.sum(axis=1, keepdims=True)                   # Σ_j e^{z_j}, shape (n, 1)
+        losses = np.log(total[:, 0]) - shifted[rows, target]  # l = log Σ_j e^{z_j} - z_t
+        grad = e / total                                       # p = softmax(z)
+        grad[rows, target] -= 1                                # p - onehot(t)
+        grad /= n                                              # the batch mean's 1/n
         w = _per_sample_weights(weights, pred.dtype)
         if w is not None:
             losses = losses * w[:, 0]
@@ -171,13 +166,12 @@ class SigmoidBCE(Loss):
 
     def gradient(self, pred, target, weights=None):
         t = target.reshape(pred.shape).astype(pred.dtype, copy=False)
-        p = np.exp(-np.logaddexp(0, -pred))  # sigmoid, stable for large |z|
-        grad = (p - t) * (1 / len(pred))
+        grad = (sigmoid(pred) - t) * (1 / len(pred))
         w = _per_sample_weights(weights, pred.dtype)
         return grad if w is None else grad * w
 
     def output(self, pred):
-        p1 = np.exp(-np.logaddexp(0, -pred))
+        p1 = sigmoid(pred)
         return np.concatenate([1 - p1, p1], axis=1)  # probabilities of class 0 and class 1
 
 

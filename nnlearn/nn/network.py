@@ -1,5 +1,5 @@
 """The network: layers in a row. ``forward`` runs them in order; ``backward`` runs them in
-reverse, handing each one dL/d(its output) and receiving dL/d(its input) — that is backpropagation.
+reverse, handing each one dL/d(its output) and receiving dL/d(its input): that is backpropagation.
 After ``backward`` every parameter's ``.grad`` holds dL/d(parameter); an optimizer does the rest.
 """
 
@@ -11,15 +11,8 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ConfigError
-from nnlearn.nn.layers import (
-    ACTIVATIONS,
-    DEFAULT_INIT,
-    Dense,
-    Dropout,
-    Layer,
-    Parameter,
-    layer_from_spec,
-)
+from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT
+from nnlearn.nn.layers import Dense, Dropout, Layer, Parameter
 
 
 class Sequential:
@@ -39,19 +32,19 @@ class Sequential:
         return x
 
     def backward(self, grad_out: np.ndarray, *, need_input_grad: bool = True) -> np.ndarray | None:
-        """Chain rule, last layer first: grad_out is dL/d(output); returns dL/d(input).
+        """Chain rule, last layer first: ``grad_out`` is dL/d(output); returns dL/d(input).
 
-        Training passes ``need_input_grad=False``: dL/dx of the *data* is never used to update
-        anything, so the first Dense layer skips that matrix product (``explain`` and
-        ``gradcheck`` keep it).
+        Each layer sets its parameters' ``.grad`` on the way. With ``need_input_grad=False``
+        (training) the first layer, a Dense, skips dL/dx of the data, which nothing uses, and
+        None is returned; ``explain`` and ``gradcheck`` keep the default and get dL/dx.
         """
+        first, rest = self.layers[0], self.layers[1:]
         grad = grad_out
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not need_input_grad and isinstance(layer, Dense):
-                return layer.backward(grad, need_input_grad=False)
+        for layer in reversed(rest):
             grad = layer.backward(grad)
-        return grad
+        if need_input_grad:
+            return first.backward(grad)
+        return first.backward(grad, need_input_grad=False)
 
     # -- parameters ---------------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
@@ -59,8 +52,9 @@ class Sequential:
         return [p for layer in self.layers for p in layer.parameters()]
 
     def zero_grad(self) -> None:
+        """Set every gradient to zero (backward sets them anyway: see ``layers``)."""
         for p in self.parameters():
-            p.zero_grad()
+            p.grad.fill(0)
 
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of every parameter value, keyed by name (e.g. ``dense_1.W``)."""
@@ -177,7 +171,7 @@ def build_mlp(
             init = DEFAULT_INIT[act]
         units = int(spec["units"])
         result.append(Dense(width, units, rng=rng, init=init, dtype=dtype, name=f"dense_{i}"))
-        result.append(layer_from_spec({"type": act}, dtype=dtype, rng=None))
+        result.append(ACTIVATIONS[act]())
         if spec.get("dropout", 0.0):
             result.append(Dropout(float(spec["dropout"]), rng=rng))
         width = units
@@ -185,3 +179,18 @@ def build_mlp(
     result.append(Dense(width, n_outputs, rng=rng, init=init_out, dtype=dtype,
                         name=f"dense_{len(layers) + 1}"))
     return Sequential(result)
+
+
+def layer_from_spec(spec: dict[str, Any], *, dtype: Any, rng: np.random.Generator | None) -> Layer:
+    """Rebuild a layer from ``Layer.spec()``. Dense weights are zeros when ``rng`` is None."""
+    kind = spec.get("type")
+    if kind == "dense":
+        return Dense(int(spec["in"]), int(spec["out"]), rng=rng, init=spec.get("init", "he"),
+                     dtype=dtype, name=str(spec.get("name", "dense")))
+    if kind == "dropout":
+        return Dropout(float(spec["rate"]), rng=rng)
+    if kind in ACTIVATIONS:
+        if "alpha" in spec:
+            return ACTIVATIONS[kind](alpha=float(spec["alpha"]))  # type: ignore[call-arg]
+        return ACTIVATIONS[kind]()
+    raise ValueError(f"unknown layer type {kind!r}")

@@ -1,36 +1,27 @@
 """Optimizers: the objects that *update* weights once backprop has found dL/dW.
 
-Backprop (``Sequential.backward``) only *computes* gradients: it writes ``param.grad``.
-An optimizer's ``step()`` reads those gradients and changes ``param.value``; plain SGD is
-one line, ``W = W - lr * dL/dW``. Everything else here (momentum, Adagrad, RMSProp, Adam)
-is a different rule for turning the gradient history into a step.
+Backprop (``Sequential.backward``) only computes gradients into ``param.grad``. An optimizer's
+``step()`` reads them and changes ``param.value``; plain SGD is one line, ``W -= lr * g``.
+Momentum, Adagrad, RMSProp and Adam are other rules for turning the history of gradients into a
+step. Each class states its rule in its docstring, and ``_update`` is that rule, line by line.
 
-Optimizers know nothing about layers. They see a flat list of parameter objects, each with
+Optimizers know nothing about layers: they see a list of parameters, each with a unique ``name``
+(it keys the saved state, e.g. ``"m/dense_1.W"``), a float ``value`` array and a ``grad`` array
+of the same shape holding the batch *mean* of dL/dW (the losses divide by n).
 
-    name   str, unique within the list (used to key the saved state, e.g. ``"m/dense0.W"``)
-    value  float ndarray, updated IN PLACE (the layer keeps a reference to it, so the
-           optimizer must never rebind ``param.value``)
-    grad   ndarray of the same shape, already the batch MEAN of dL/dW (losses divide by n,
-           so the optimizer never sees the batch size)
-    zero_grad()  sets grad to zero (``nnlearn.nn.layers.Parameter`` does it lazily)
+Conventions shared by every optimizer (PyTorch's):
 
-Conventions shared by every optimizer (PyTorch's, stated exactly in each class):
+* ``g = grad + weight_decay * W`` (L2 regularisation folded into the gradient), except in
+  :class:`AdamW`, which shrinks the weights directly ("decoupled" weight decay).
+* Weights and state arrays are changed in place (``w -= ...``, ``m[...] = ...``): the layer and
+  :meth:`Optimizer.state_dict` refer to those very arrays. ``param.grad`` is only read.
+* State is one array per parameter and buffer, of the parameter's shape and dtype; two
+  parameters never share one. Every scalar is a Python ``float``: under NumPy 2's rules a
+  ``np.float64`` scalar would turn a float32 network's arrays into float64.
 
-* ``g = grad + weight_decay * W`` (L2 regularisation folded into the gradient), except for
-  :class:`AdamW`, which decays the weights directly ("decoupled" weight decay).
-* Weight decay applies to every parameter the optimizer is given; the trainer decides which.
-* State (momentum, squared-gradient averages, ...) is one buffer per parameter, allocated
-  once with the parameter's shape and dtype. Two parameters never share a buffer, and a
-  float32 network stays float32: every scalar is kept as a Python ``float`` because under
-  NumPy 2's promotion rules a ``np.float64`` scalar would upcast a float32 array.
-* ``step()`` first computes the update into scratch memory, then applies it in place.
-  ``param.grad`` is never modified by ``step()`` (only by :func:`clip_grad_norm`,
-  :func:`clip_grad_value` and :meth:`Optimizer.zero_grad`).
-
-Invalid hyper-parameters raise :class:`~nnlearn.errors.ConfigError` keyed by the config
-path they come from (``training.learning_rate``, ``training.weight_decay``,
-``training.optimizer.<name>``); programming mistakes (duplicate parameter names, a gradient
-of the wrong shape) raise ``ValueError``.
+Invalid hyper-parameters raise :class:`~nnlearn.errors.ConfigError` keyed by their config path
+(``training.learning_rate``, ``training.weight_decay``, ``training.optimizer.<name>``);
+programming mistakes (duplicate parameter names, a gradient of the wrong shape) raise ValueError.
 """
 
 from __future__ import annotations
@@ -44,61 +35,41 @@ import numpy as np
 from nnlearn.errors import ConfigError, ModelFileError
 from nnlearn.nn.registry import check_number, lookup
 
-__all__ = [
-    "OPTIMIZERS",
-    "SGD",
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "Optimizer",
-    "Param",
-    "RMSProp",
-    "clip_grad_norm",
-    "clip_grad_value",
-    "make_optimizer",
-]
-
 StateDict = dict[str, "np.ndarray | float | int"]
 
 
 class Param(Protocol):
-    """What an optimizer needs from a parameter (``nnlearn.nn.layers.Parameter`` satisfies it)."""
+    """What an optimizer needs from a parameter (``nnlearn.nn.layers.Parameter`` has it)."""
 
     name: str
     value: np.ndarray
     grad: np.ndarray
-
-    def zero_grad(self) -> None: ...
-
-
-def _check_real(value: Any, key: str, **bounds: Any) -> float:
-    return check_number(value, key, **bounds)
 
 
 def _opt_key(name: str) -> str:
     return f"training.optimizer.{name}"
 
 
+def _fraction(value: Any, name: str) -> float:
+    """A setting in [0, 1), such as a momentum or a decay rate."""
+    return check_number(value, _opt_key(name), low=0.0, high=1.0, high_open=True)
+
+
+def _positive(value: Any, name: str) -> float:
+    return check_number(value, _opt_key(name), low=0.0, low_open=True)
+
+
 class Optimizer:
-    """Base class: holds the parameters, the learning rate, weight decay and a step count.
+    """Base class: the parameters, the learning rate, weight decay and the step count ``t``.
 
-    Parameters
-    ----------
-    params
-        The parameters to update (objects with ``name``, ``value``, ``grad``). Names must be
-        unique: they key the per-parameter state in :meth:`state_dict`.
-    lr
-        Learning rate (> 0). Settable afterwards (``opt.lr = ...``); schedules do so each epoch.
-    weight_decay
-        L2 coefficient (>= 0): the gradient used is ``grad + weight_decay * W``, which is the
-        gradient of ``loss + weight_decay/2 * ||W||^2``.
-
-    Subclasses declare ``_buffer_names`` (the state buffers, e.g. ``("m", "v")``), each
-    allocated per parameter as zeros of the parameter's shape and dtype, and implement
-    ``_update(i, w, g)`` for parameter ``i``.
+    ``lr`` (> 0) may be changed between steps (schedules do so each epoch). ``weight_decay``
+    (>= 0) is the L2 coefficient: the gradient used is ``grad + weight_decay * W``, the gradient
+    of ``loss + weight_decay/2 * ||W||²``. Subclasses name their state ``buffers`` (e.g.
+    ``("m", "v")``), each a zero array per parameter in ``self.state[buffer][i]``, and implement
+    ``_update(i, w, grad)`` for parameter ``i``.
     """
 
-    _buffer_names: tuple[str, ...] = ()
+    buffers: tuple[str, ...] = ()
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0) -> None:
         self.params: list[Param] = list(params)
@@ -109,21 +80,15 @@ class Optimizer:
             if p.name in seen:
                 raise ValueError(f"duplicate parameter name {p.name!r}; names key the state")
             seen.add(p.name)
-            if not isinstance(p.value, np.ndarray) or not np.issubdtype(
-                p.value.dtype, np.floating
-            ):
+            if not isinstance(p.value, np.ndarray) or not np.issubdtype(p.value.dtype, np.floating):
                 raise ValueError(f"parameter {p.name!r}: value must be a floating ndarray")
-        self._lr = _check_real(lr, "training.learning_rate", low=0.0, low_open=True)
-        self.weight_decay = _check_real(weight_decay, "training.weight_decay", low=0.0)
+        self._lr = check_number(lr, "training.learning_rate", low=0.0, low_open=True)
+        self.weight_decay = check_number(weight_decay, "training.weight_decay", low=0.0)
         self.t = 0  # number of step() calls so far
-        # state[buffer name][i] is parameter i's buffer: one fresh array each, never shared.
-        self._state: dict[str, list[np.ndarray]] = {
-            b: [np.zeros_like(p.value) for p in self.params] for b in self._buffer_names
+        self.state: dict[str, list[np.ndarray]] = {
+            b: [np.zeros_like(p.value) for p in self.params] for b in self.buffers
         }
-        # Scratch memory for computing an update before applying it (not part of the state).
-        self._scratch: list[list[np.ndarray]] = [[] for _ in self.params]
 
-    # -- learning rate ------------------------------------------------------------------
     @property
     def lr(self) -> float:
         """The learning rate used by the next :meth:`step` (a Python float)."""
@@ -131,27 +96,23 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        # float() so a np.float64 handed in by a schedule cannot upcast float32 weights.
-        x = float(value)
+        x = float(value)  # a np.float64 from a schedule would upcast float32 weights
         if not math.isfinite(x) or x < 0.0:
             raise ValueError(f"learning rate must be finite and >= 0, got {value!r}")
         self._lr = x
 
-    # -- the two verbs ------------------------------------------------------------------
     def zero_grad(self) -> None:
-        """Set every ``param.grad`` to 0 (``param.zero_grad()``; the arrays are never rebound)."""
+        """Set every ``param.grad`` to 0, in place. (A training step does not need this: the
+        layers set their gradients in backward, see ``layers``.)"""
         for p in self.params:
-            p.zero_grad()
+            p.grad.fill(0)
 
     def step(self) -> None:
         """Apply one update to every parameter, in place, from its current ``grad``."""
-        # Check every shape first so a bad gradient cannot leave a half-applied step.
-        for p in self.params:
+        for p in self.params:  # check every shape first: no half-applied step
             if p.grad.shape != p.value.shape:
-                raise ValueError(
-                    f"parameter {p.name!r}: grad shape {p.grad.shape} != value shape "
-                    f"{p.value.shape}"
-                )
+                raise ValueError(f"parameter {p.name!r}: grad shape {p.grad.shape} != value "
+                                 f"shape {p.value.shape}")
         self.t += 1
         for i, p in enumerate(self.params):
             self._update(i, p.value, p.grad)
@@ -159,74 +120,49 @@ class Optimizer:
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
 
-    # -- helpers for subclasses ---------------------------------------------------------
-    def _tmp(self, i: int, k: int) -> np.ndarray:
-        """Scratch array number ``k`` for parameter ``i`` (allocated once, reused each step)."""
-        scratch = self._scratch[i]
-        while len(scratch) <= k:
-            scratch.append(np.empty_like(self.params[i].value))
-        return scratch[k]
+    def _l2(self, w: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """``g = grad + weight_decay * W`` (``grad`` itself when there is no decay)."""
+        return grad if self.weight_decay == 0.0 else grad + self.weight_decay * w
 
-    def _l2_grad(self, i: int, w: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """``g = grad + weight_decay * W``, written into scratch 0 (``grad`` is left alone)."""
-        if self.weight_decay == 0.0:
-            return grad
-        g = self._tmp(i, 0)
-        np.multiply(w, self.weight_decay, out=g)
-        g += grad
-        return g
-
-    # -- save / resume ------------------------------------------------------------------
+    # -- save / resume ----------------------------------------------------------------------
     def _key(self, buffer: str, i: int) -> str:
         return f"{buffer}/{self.params[i].name}"
 
     def state_dict(self) -> StateDict:
-        """Everything needed to resume exactly: ``t``, ``lr`` and copies of every buffer.
-
-        Buffers are keyed ``"<buffer>/<param name>"`` (e.g. ``"m/dense0.W"``). All values are
-        numeric, so the dict can be saved with ``np.savez(..., allow_pickle=False)``.
-        Hyper-parameters (momentum, betas, ...) are not included: they come from the config.
-        """
+        """Everything needed to resume exactly: ``t``, ``lr`` and a copy of every buffer, keyed
+        ``"<buffer>/<param name>"`` (e.g. ``"m/dense_1.W"``). All numeric, so it can be saved
+        with ``np.savez`` and loaded with ``allow_pickle=False``. Hyper-parameters (momentum,
+        betas, ...) are not included: they come from the config."""
         state: StateDict = {"t": self.t, "lr": self._lr}
-        for b, bufs in self._state.items():
-            for i, buf in enumerate(bufs):
-                state[self._key(b, i)] = buf.copy()
+        for b, arrays in self.state.items():
+            for i, array in enumerate(arrays):
+                state[self._key(b, i)] = array.copy()
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved; buffers are copied into the existing arrays.
+        """Restore what :meth:`state_dict` saved, copying into the existing arrays.
 
-        Raises ModelFileError if a key is missing or unexpected (e.g. Adam state loaded
-        into SGD, or a different network), or a buffer has the wrong shape or is not numeric.
-        Nothing is changed unless the whole state is valid.
+        ModelFileError if a key is missing or unexpected (e.g. Adam state loaded into SGD, or
+        another network), or a buffer has the wrong shape or is not numeric. Nothing changes
+        unless the whole state is valid.
         """
-        expected = {"t", "lr"} | {
-            self._key(b, i) for b in self._state for i in range(len(self.params))
-        }
-        missing = sorted(expected - set(state))
-        extra = sorted(set(state) - expected)
+        expected = {"t", "lr"} | {self._key(b, i) for b in self.state
+                                  for i in range(len(self.params))}
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise ModelFileError(
-                f"optimizer state does not match {type(self).__name__} on these parameters: "
-                + "; ".join(parts)
-            )
-        arrays: dict[str, np.ndarray] = {}
-        for b, bufs in self._state.items():
-            for i, buf in enumerate(bufs):
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unexpected {', '.join(extra)}"] if extra else [])
+            raise ModelFileError(f"optimizer state does not match {type(self).__name__} on "
+                                 f"these parameters: {'; '.join(parts)}")
+        for b, arrays in self.state.items():
+            for i, array in enumerate(arrays):
                 key = self._key(b, i)
-                arr = np.asarray(state[key])
-                if arr.dtype.kind not in "fiu":
-                    raise ModelFileError(f"optimizer state {key!r} is not numeric ({arr.dtype})")
-                if arr.shape != buf.shape:
-                    raise ModelFileError(
-                        f"optimizer state {key!r} has shape {arr.shape}, parameter has {buf.shape}"
-                    )
-                arrays[key] = arr
+                saved = np.asarray(state[key])
+                if saved.dtype.kind not in "fiu":
+                    raise ModelFileError(f"optimizer state {key!r} is not numeric ({saved.dtype})")
+                if saved.shape != array.shape:
+                    raise ModelFileError(f"optimizer state {key!r} has shape {saved.shape}, "
+                                         f"parameter has {array.shape}")
         try:
             t = int(np.asarray(state["t"]).item())
             lr = float(np.asarray(state["lr"]).item())
@@ -234,11 +170,10 @@ class Optimizer:
             raise ModelFileError(f"optimizer state 't'/'lr' is not a number: {exc}") from None
         if t < 0 or not math.isfinite(lr) or lr < 0:
             raise ModelFileError(f"optimizer state has invalid t={t} or lr={lr}")
-        for b, bufs in self._state.items():
-            for i, buf in enumerate(bufs):
-                buf[...] = arrays[self._key(b, i)]
-        self.t = t
-        self._lr = lr
+        for b, arrays in self.state.items():
+            for i, array in enumerate(arrays):
+                array[...] = state[self._key(b, i)]
+        self.t, self._lr = t, lr
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self._lr}, weight_decay={self.weight_decay})"
@@ -250,14 +185,14 @@ class SGD(Optimizer):
     With ``g = grad + weight_decay * W``:
 
     * ``momentum == 0``:  ``W -= lr * g``
-    * ``momentum = mu``:  ``v = mu * v + g``  (v starts at 0, so the first v is g), then
+    * ``momentum = mu``:  ``v = mu * v + g`` (v starts at 0, so the first v is g), then
       ``W -= lr * v``, or with ``nesterov=True``  ``W -= lr * (g + mu * v)``.
 
     This is PyTorch's form (without dampening). Sutskever et al. and scikit-learn write
     ``v = mu * v - lr * g; W += v``: there the velocity already includes the learning rate,
-    here it is a running sum of gradients and the *current* lr multiplies it. The two are the
-    same while lr is constant (their v is ``-lr`` times ours); after a schedule changes lr,
-    ours rescales the whole accumulated velocity at once, theirs only new contributions.
+    here it is a running sum of gradients and the *current* lr multiplies it. The two agree
+    while lr is constant (their v is ``-lr`` times ours); after a schedule changes lr, ours
+    rescales the whole accumulated velocity at once, theirs only new contributions.
 
     State: ``v/<name>`` (only when momentum > 0).
     """
@@ -270,32 +205,26 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        self.momentum = _check_real(momentum, _opt_key("momentum"), low=0.0, high=1.0,
-                                    high_open=True)
+        self.momentum = _fraction(momentum, "momentum")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ConfigError(f"must be true or false, got {nesterov!r}", key=_opt_key("nesterov"))
         if nesterov and self.momentum == 0.0:
             raise ConfigError("nesterov needs momentum > 0", key=_opt_key("nesterov"))
         self.nesterov = bool(nesterov)
-        self._buffer_names = ("v",) if self.momentum > 0.0 else ()
+        self.buffers = ("v",) if self.momentum > 0.0 else ()
         super().__init__(params, lr, weight_decay)
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
-        g = self._l2_grad(i, w, grad)
-        upd = self._tmp(i, 1)
-        if self.momentum == 0.0:
-            np.multiply(g, self._lr, out=upd)
+        g, lr, mu = self._l2(w, grad), self.lr, self.momentum
+        if mu == 0.0:
+            w -= lr * g
+            return
+        v = self.state["v"][i]
+        v[...] = mu * v + g
+        if self.nesterov:
+            w -= lr * (g + mu * v)
         else:
-            v = self._state["v"][i]
-            v *= self.momentum
-            v += g
-            if self.nesterov:
-                np.multiply(v, self.momentum, out=upd)
-                upd += g
-                upd *= self._lr
-            else:
-                np.multiply(v, self._lr, out=upd)
-        w -= upd
+            w -= lr * v
 
 
 class Adagrad(Optimizer):
@@ -308,7 +237,7 @@ class Adagrad(Optimizer):
     State: ``s/<name>``.
     """
 
-    _buffer_names = ("s",)
+    buffers = ("s",)
 
     def __init__(
         self,
@@ -318,25 +247,17 @@ class Adagrad(Optimizer):
         eps: float = 1e-8,
         initial_accumulator: float = 0.0,
     ) -> None:
-        self.eps = _check_real(eps, _opt_key("eps"), low=0.0, low_open=True)
-        self.initial_accumulator = _check_real(
-            initial_accumulator, _opt_key("initial_accumulator"), low=0.0
-        )
+        self.eps = _positive(eps, "eps")
+        self.initial_accumulator = check_number(
+            initial_accumulator, _opt_key("initial_accumulator"), low=0.0)
         super().__init__(params, lr, weight_decay)
-        for s in self._state["s"]:
+        for s in self.state["s"]:
             s.fill(self.initial_accumulator)
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
-        g = self._l2_grad(i, w, grad)
-        s = self._state["s"][i]
-        upd = self._tmp(i, 1)
-        np.multiply(g, g, out=upd)
-        s += upd
-        np.sqrt(s, out=upd)
-        upd += self.eps
-        np.divide(g, upd, out=upd)
-        upd *= self._lr
-        w -= upd
+        g, s = self._l2(w, grad), self.state["s"][i]
+        s += g**2
+        w -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
 class RMSProp(Optimizer):
@@ -359,32 +280,21 @@ class RMSProp(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
     ) -> None:
-        self.rho = _check_real(rho, _opt_key("rho"), low=0.0, high=1.0, high_open=True)
-        self.eps = _check_real(eps, _opt_key("eps"), low=0.0, low_open=True)
-        self.momentum = _check_real(momentum, _opt_key("momentum"), low=0.0, high=1.0,
-                                    high_open=True)
-        self._buffer_names = ("s", "b") if self.momentum > 0.0 else ("s",)
+        self.rho = _fraction(rho, "rho")
+        self.eps = _positive(eps, "eps")
+        self.momentum = _fraction(momentum, "momentum")
+        self.buffers = ("s", "b") if self.momentum > 0.0 else ("s",)
         super().__init__(params, lr, weight_decay)
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
-        g = self._l2_grad(i, w, grad)
-        s = self._state["s"][i]
-        upd = self._tmp(i, 1)
-        np.multiply(g, g, out=upd)
-        upd *= 1.0 - self.rho
-        s *= self.rho
-        s += upd
-        np.sqrt(s, out=upd)
-        upd += self.eps
-        np.divide(g, upd, out=upd)  # g / (sqrt(s) + eps)
-        if self.momentum > 0.0:
-            b = self._state["b"][i]
-            b *= self.momentum
-            b += upd
-            np.multiply(b, self._lr, out=upd)
-        else:
-            upd *= self._lr
-        w -= upd
+        g, s, rho, mu = self._l2(w, grad), self.state["s"][i], self.rho, self.momentum
+        s[...] = rho * s + (1 - rho) * g**2
+        if mu == 0.0:
+            w -= self.lr * g / (np.sqrt(s) + self.eps)
+            return
+        b = self.state["b"][i]
+        b[...] = mu * b + g / (np.sqrt(s) + self.eps)
+        w -= self.lr * b
 
 
 class Adam(Optimizer):
@@ -405,7 +315,7 @@ class Adam(Optimizer):
     State: ``t``, ``m/<name>``, ``v/<name>``.
     """
 
-    _buffer_names = ("m", "v")
+    buffers = ("m", "v")
 
     def __init__(
         self,
@@ -416,33 +326,22 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
     ) -> None:
-        self.beta1 = _check_real(beta1, _opt_key("beta1"), low=0.0, high=1.0, high_open=True)
-        self.beta2 = _check_real(beta2, _opt_key("beta2"), low=0.0, high=1.0, high_open=True)
-        self.eps = _check_real(eps, _opt_key("eps"), low=0.0, low_open=True)
+        self.beta1 = _fraction(beta1, "beta1")
+        self.beta2 = _fraction(beta2, "beta2")
+        self.eps = _positive(eps, "eps")
         super().__init__(params, lr, weight_decay)
 
-    def _adam(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        """The Adam update of ``w`` from gradient ``g`` (uses scratch 1; ``g`` may be scratch 0)."""
-        b1, b2, t = self.beta1, self.beta2, self.t
-        m, v = self._state["m"][i], self._state["v"][i]
-        upd = self._tmp(i, 1)
-        np.multiply(g, 1.0 - b1, out=upd)
-        m *= b1
-        m += upd
-        np.multiply(g, g, out=upd)
-        upd *= 1.0 - b2
-        v *= b2
-        v += upd
-        # Python floats: 1 - beta**t stays a Python float, so float32 stays float32.
-        np.divide(v, 1.0 - b2**t, out=upd)  # v_hat
-        np.sqrt(upd, out=upd)
-        upd += self.eps
-        np.divide(m, upd, out=upd)
-        upd *= self._lr / (1.0 - b1**t)  # lr * m_hat / (sqrt(v_hat) + eps)
-        w -= upd
-
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
-        self._adam(i, w, self._l2_grad(i, w, grad))
+        self._adam(i, w, self._l2(w, grad))
+
+    def _adam(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        m, v = self.state["m"][i], self.state["v"][i]
+        b1, b2, t = self.beta1, self.beta2, self.t
+        m[...] = b1 * m + (1 - b1) * g
+        v[...] = b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        w -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 class AdamW(Adam):
@@ -459,10 +358,7 @@ class AdamW(Adam):
     """
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
-        if self.weight_decay != 0.0:
-            decay = self._tmp(i, 0)
-            np.multiply(w, self._lr * self.weight_decay, out=decay)
-            w -= decay
+        w -= self.lr * self.weight_decay * w
         self._adam(i, w, grad)
 
 
@@ -473,7 +369,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "adam": Adam,
     "adamw": AdamW,
 }
-
 
 
 def make_optimizer(
@@ -491,15 +386,14 @@ def make_optimizer(
 
 
 def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
-    """Scale all gradients together so their global L2 norm is at most ``max_norm``.
+    """Scale all gradients together, in place, so that their global L2 norm is at most
+    ``max_norm``; return the norm before clipping.
 
-    The norm is taken over every gradient entry of every parameter, as if they were one
-    long vector, so the direction of the overall step is kept. Scaling is in place.
-    Returns the norm *before* clipping (useful to log). If that norm is not finite, the
-    gradients are left untouched (scaling by 0 would turn inf into nan and hide the
-    divergence the trainer should report).
+    The norm is over every entry of every gradient, as one long vector, so the direction of the
+    step is kept. A non-finite norm leaves the gradients alone: scaling by 0 would turn inf into
+    nan and hide the divergence the trainer should report.
     """
-    max_norm = _check_real(max_norm, "training.clip_grad_norm", low=0.0, low_open=True)
+    max_norm = check_number(max_norm, "training.clip_grad_norm", low=0.0, low_open=True)
     norms = []
     for p in params:
         g = p.grad.ravel()
@@ -511,15 +405,13 @@ def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
         norms.append(n)
     total = math.hypot(*norms)  # sqrt of the sum of squares, without overflow
     if math.isfinite(total) and total > max_norm:
-        scale = max_norm / total
         for p in params:
-            g = p.grad
-            g *= scale
+            p.grad *= max_norm / total
     return total
 
 
 def clip_grad_value(params: Sequence[Param], clip: float) -> None:
     """Clip every gradient entry into ``[-clip, clip]`` in place (changes the direction)."""
-    clip = _check_real(clip, "training.clip_grad_value", low=0.0, low_open=True)
+    clip = check_number(clip, "training.clip_grad_value", low=0.0, low_open=True)
     for p in params:
         np.clip(p.grad, -clip, clip, out=p.grad)

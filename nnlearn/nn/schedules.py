@@ -23,18 +23,6 @@ from typing import Any
 from nnlearn.errors import ConfigError, ModelFileError
 from nnlearn.nn.registry import check_number, lookup, settings_of
 
-__all__ = [
-    "SCHEDULES",
-    "Constant",
-    "Cosine",
-    "Exponential",
-    "InvScaling",
-    "Plateau",
-    "Schedule",
-    "Step",
-    "make_schedule",
-]
-
 
 def _key(name: str) -> str:
     return f"training.schedule.{name}"
@@ -65,9 +53,8 @@ class Schedule:
     """
 
     def __init__(self, base_lr: float) -> None:
-        self.base_lr = _real(
-            base_lr, "base_lr", low=0.0, low_open=True, key="training.learning_rate"
-        )
+        self.base_lr = _real(base_lr, "base_lr", low=0.0, low_open=True,
+                             key="training.learning_rate")
         self.last_epoch = -1  # the last epoch passed to step(); -1 before the first
 
     def lr_at(self, epoch: int) -> float:
@@ -101,21 +88,14 @@ def _check_keys(sched: Schedule, state: Mapping[str, Any], expected: set[str]) -
     missing = sorted(expected - set(state))
     extra = sorted(set(state) - expected)
     if missing or extra:
-        raise ModelFileError(
-            f"schedule state does not match {type(sched).__name__}: "
-            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
-        )
+        raise ModelFileError(f"schedule state does not match {type(sched).__name__}: "
+                             f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}")
 
 
 def _state_int(state: Mapping[str, Any], key: str, *, low: int) -> int:
     v = state[key]
-    if (
-        isinstance(v, bool)
-        or not isinstance(v, (int, float))
-        or not math.isfinite(v)
-        or float(v) != int(v)
-        or v < low
-    ):
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+            or float(v) != int(v) or v < low):
         raise ModelFileError(f"schedule state {key!r} is not a whole number >= {low}: {v!r}")
     return int(v)
 
@@ -171,17 +151,14 @@ class Cosine(Schedule):
     Warm-up keeps the first updates small while Adam's statistics or the weights settle.
     """
 
-    def __init__(
-        self, base_lr: float, total_epochs: int, warmup_epochs: int = 0, min_lr: float = 0.0
-    ) -> None:
+    def __init__(self, base_lr: float, total_epochs: int, warmup_epochs: int = 0,
+                 min_lr: float = 0.0) -> None:
         super().__init__(base_lr)
         self.total_epochs = _int(total_epochs, "total_epochs", low=1)
         self.warmup_epochs = _int(warmup_epochs, "warmup_epochs", low=0)
         if self.warmup_epochs >= self.total_epochs and self.warmup_epochs > 0:
-            raise ConfigError(
-                f"must be less than the number of epochs ({self.total_epochs})",
-                key=_key("warmup_epochs"),
-            )
+            raise ConfigError(f"must be less than the number of epochs ({self.total_epochs})",
+                              key=_key("warmup_epochs"))
         self.min_lr = _real(min_lr, "min_lr", low=0.0, high=self.base_lr)
 
     def lr_at(self, epoch: int) -> float:
@@ -236,17 +213,9 @@ class Plateau(Schedule):
     ``loss``, ``mse``, ``mae`` or ``rmse``, else max).
     """
 
-    def __init__(
-        self,
-        base_lr: float,
-        factor: float = 0.1,
-        patience: int = 10,
-        cooldown: int = 0,
-        min_lr: float = 0.0,
-        monitor: str = "val_loss",
-        mode: str = "auto",
-        min_delta: float = 1e-4,
-    ) -> None:
+    def __init__(self, base_lr: float, factor: float = 0.1, patience: int = 10, cooldown: int = 0,
+                 min_lr: float = 0.0, monitor: str = "val_loss", mode: str = "auto",
+                 min_delta: float = 1e-4) -> None:
         super().__init__(base_lr)
         self.factor = _real(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = _int(patience, "patience", low=0)
@@ -285,15 +254,11 @@ class Plateau(Schedule):
         if self.monitor not in metrics:
             hint = "set training.schedule.monitor to a metric that is computed"
             if self.monitor.startswith("val_"):
-                hint = (
-                    "there is no validation split; set training.schedule.monitor: train_loss "
-                    "(or configure a validation split)"
-                )
+                hint = ("there is no validation split; set training.schedule.monitor: train_loss "
+                        "(or configure a validation split)")
             raise ConfigError(
                 f"metric {self.monitor!r} is not available (have: {', '.join(sorted(metrics))})",
-                key=_key("monitor"),
-                hint=hint,
-            )
+                key=_key("monitor"), hint=hint)
         value = float(metrics[self.monitor])
         self.last_epoch = int(epoch)
         if self._improved(value):
@@ -313,21 +278,13 @@ class Plateau(Schedule):
 
     def state_dict(self) -> dict[str, float | int]:
         # best is stored as a finite number with a has_best flag: inf/nan are not valid JSON.
-        return {
-            "last_epoch": self.last_epoch,
-            "lr": self._lr,
-            "best": self.best,
-            "has_best": int(self.has_best),
-            "num_bad_epochs": self.num_bad_epochs,
-            "cooldown_counter": self.cooldown_counter,
-        }
+        return {"last_epoch": self.last_epoch, "lr": self._lr, "best": self.best,
+                "has_best": int(self.has_best), "num_bad_epochs": self.num_bad_epochs,
+                "cooldown_counter": self.cooldown_counter}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        _check_keys(
-            self,
-            state,
-            {"last_epoch", "lr", "best", "has_best", "num_bad_epochs", "cooldown_counter"},
-        )
+        _check_keys(self, state, {"last_epoch", "lr", "best", "has_best", "num_bad_epochs",
+                                  "cooldown_counter"})
         last_epoch = _state_int(state, "last_epoch", low=-1)
         lr = _state_float(state, "lr")
         best = _state_float(state, "best")

@@ -230,9 +230,13 @@ def _choice(choices: Sequence[str] | Callable[[], Sequence[str]], *,
         if isinstance(value, str) and value in names:
             return str(value)
         ctx.fail(key, f"expected one of {listed}; got {_show(value)}"
-                 f"{_did_you_mean(value, names)}")
+                 f"{_did_you_mean(value, names)}", _PLUGIN_HINT if callable(choices) else None)
 
     return check
+
+
+#: the hint under an unknown registry name: plugin names exist only with their --plugin file
+_PLUGIN_HINT = "a name a plugin registers needs its file on the command line: --plugin FILE.py"
 
 
 def _column(*, nullable: bool) -> Validator:
@@ -348,9 +352,30 @@ def _specs_from(registry: Mapping[str, type], skip: tuple[str, ...],
     specs: dict[str, dict[str, tuple[Any, Validator]]] = {}
     for name, cls in registry.items():
         params = inspect.signature(cls.__init__).parameters
-        specs[name] = {s: (p.default, checks[s]) for s, p in params.items()
-                       if s != "self" and s not in skip}
+        # nnlearn's own classes must have a check written above; a plugin's new settings get
+        # the check their default's type implies
+        own = cls.__module__.startswith("nnlearn.")
+        specs[name] = {s: (p.default, checks[s] if own else checks.get(s) or _like(p.default))
+                       for s, p in params.items() if s != "self" and s not in skip
+                       and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     return specs
+
+
+def _like(default: Any) -> Validator:
+    """The check of a setting only a plugin's class takes: a value of its default's type."""
+    if isinstance(default, bool):
+        return _boolean
+    if _is_int(default):
+        return _integer(-(2**63))
+    if isinstance(default, float):
+        return _number()
+
+    def scalar(value: Any, key: str, ctx: _Ctx) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        ctx.fail(key, f"expected a number, true/false, a string or null, got {_show(value)}")
+
+    return scalar
 
 
 def _monitor(value: Any, key: str, ctx: _Ctx) -> str:
@@ -359,19 +384,30 @@ def _monitor(value: Any, key: str, ctx: _Ctx) -> str:
 
 _MODE_CHOICES = ("auto", "min", "max")
 
-@functools.cache
 def _lesson() -> SimpleNamespace:
     """The names and defaults the config accepts, read from the lesson's registries.
 
     The registries are the one source: a class added to one of them is a name the config
     accepts, with the defaults its constructor declares. Read on first use, not at import, so
     that loading this module (as sweep workers and ``nnlearn --help`` do) does not load numpy.
+    Cached on the registries' contents, so a name a plugin registers later is seen too.
     """
-    from nnlearn.nn.layers import ACTIVATIONS, DEFAULT_INIT, INITIALIZERS
+    from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT
+    from nnlearn.nn.layers import INITIALIZERS
     from nnlearn.nn.losses import LOSSES
     from nnlearn.nn.optimizers import OPTIMIZERS
     from nnlearn.nn.schedules import SCHEDULES
 
+    registries = (ACTIVATIONS, DEFAULT_INIT, INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES)
+    return _lesson_of(tuple(tuple(r.items()) for r in registries))
+
+
+@functools.cache
+def _lesson_of(registries: tuple[tuple[tuple[str, Any], ...], ...]) -> SimpleNamespace:
+    activations, default_init, initializers, losses, optimizers, schedules = registries
+    ACTIVATIONS, DEFAULT_INIT, INITIALIZERS = (dict(activations), dict(default_init),
+                                               dict(initializers))
+    LOSSES, OPTIMIZERS, SCHEDULES = dict(losses), dict(optimizers), dict(schedules)
     optimizer_specs = _specs_from(OPTIMIZERS, _OPTIMIZER_FROM_ELSEWHERE)
     schedule_specs = _specs_from(SCHEDULES, _SCHEDULE_FROM_ELSEWHERE,
                                  {"monitor": _monitor, "mode": _choice(_MODE_CHOICES)})
@@ -440,7 +476,7 @@ def _named_mapping(
                  f"write {key.rsplit('.', 1)[-1]}: {{name: {owners[0]}, {name_value}: {example}}}")
     if not (isinstance(name_value, str) and name_value in specs):
         ctx.fail(name_key, f"expected one of {', '.join(names)}; got {_show(name_value)}"
-                 f"{_did_you_mean(name_value, names)}")
+                 f"{_did_you_mean(name_value, names)}", _PLUGIN_HINT)
     name = str(name_value)
     spec = specs[name]
     takes = ", ".join(spec) if spec else "no parameters"

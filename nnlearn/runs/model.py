@@ -77,6 +77,9 @@ class Model:
 
     # -- serialisable description -------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
+        from nnlearn.runs.plugins import plugins_of
+
+        plugins = plugins_of([*(s["type"] for s in self.network.spec()), self.loss_name])
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -91,6 +94,8 @@ class Model:
             "label_encoder": None if self.encoder is None else self.encoder.to_dict(),
             "scaler": None if self.scaler is None else self.scaler.to_dict(),
             "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
+            # names from --plugin files, {name: file name}; absent when there are none
+            **({"plugins": plugins} if plugins else {}),
         }
 
     @classmethod

@@ -21,6 +21,7 @@ from nnlearn.errors import ModelFileError, NnlearnError
 from nnlearn.nn.network import Sequential
 from nnlearn.runs import atomicio
 from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
+from nnlearn.runs.plugins import check_names
 
 META_KEY = "meta.json"
 
@@ -133,7 +134,7 @@ def _check_model(model: Model) -> None:
     if model.target is not None and not isinstance(model.target, str):
         raise ValueError("the target name is not a string")
     if model.task == "classification":
-        if model.loss_name not in ("cross_entropy", "bce") or model.encoder is None:
+        if model.loss.task != "classification" or model.encoder is None:
             raise ValueError(f"a classification model with loss {model.loss_name!r} "
                              "or without classes")
         k = model.encoder.n_classes
@@ -142,7 +143,7 @@ def _check_model(model: Model) -> None:
             raise ValueError(f"{k} classes with loss {model.loss_name!r} and "
                              f"{net.n_outputs} outputs")
     elif model.task == "regression":
-        if model.loss_name not in ("mse", "mae") or net.n_outputs != 1:
+        if model.loss.task != "regression" or net.n_outputs != 1:
             raise ValueError(f"a regression model with loss {model.loss_name!r} and "
                              f"{net.n_outputs} outputs")
         if model.target_scaler is not None and model.target_scaler.mean_.size != 1:
@@ -155,6 +156,7 @@ def model_from_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any])
     """Build a Model from what ``load_arrays`` returned, checking every claim the file makes;
     any inconsistency raises ModelFileError("not a valid nnlearn model file (...)")."""
     invalid = f"{path}: not a valid nnlearn model file"
+    check_names(meta.get("plugins"), os.fspath(path))  # before the unknown names are met
     try:
         dtype = np.dtype(meta["dtype"])
         if dtype not in (np.float32, np.float64):

@@ -45,6 +45,7 @@ from nnlearn.errors import (
     TrainingInterrupted,
     shown_path,
 )
+from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
@@ -103,10 +104,11 @@ def choose_loss(cfg_loss: str, task: str, n_classes: int | None, *,
     how = f" (inferred from {inferred_from})" if inferred_from else ""
     hint = ("set data.task if the inferred task is wrong, or use loss: auto" if inferred_from
             else None)
-    if task == "classification" and cfg_loss not in ("cross_entropy", "bce"):
+    loss_task = LOSSES[cfg_loss].task  # a plugin's loss says which task it is for
+    if task == "classification" and loss_task != "classification":
         raise ConfigError(f"loss {cfg_loss!r} is for regression, but the task is classification"
                           f"{how}; use cross_entropy or bce", key="training.loss", hint=hint)
-    if task == "regression" and cfg_loss not in ("mse", "mae"):
+    if task == "regression" and loss_task != "regression":
         raise ConfigError(f"loss {cfg_loss!r} is for classification, but the task is regression"
                           f"{how}; use mse or mae", key="training.loss", hint=hint)
     if cfg_loss == "bce" and n_classes != 2:
@@ -650,7 +652,8 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
                                         "10x lower) or with training.clip_grad_norm")
             raise NnlearnError(f"{shown_path(path)}: no {MODEL_FILE} in this folder; is it a run "
                                "folder?")
+        model = load_model(model_path)  # first: it names any plugin the config would need
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
-        return load_model(model_path), cfg
+        return model, cfg
     arrays, meta = load_arrays(path)
     return model_from_arrays(path, arrays, meta), None

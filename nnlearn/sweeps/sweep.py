@@ -48,6 +48,7 @@ from typing import Any
 from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, shown_path
 from nnlearn.runs import atomicio
 from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
+from nnlearn.runs.plugins import load_plugins, plugin_args
 
 __all__ = [
     "EXIT_RUNS_FAILED",
@@ -154,6 +155,8 @@ class RunSpec:
     values: dict[str, Any]
     cfg: dict[str, Any]
     run_dir: str = ""
+    #: plugin files (absolute paths) the run loads first: a worker is a fresh process
+    plugins: tuple[str, ...] = ()
 
 
 @dataclass
@@ -575,15 +578,17 @@ def _set_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def train_command(sweep: Sweep, spec: RunSpec, out: str | os.PathLike) -> list[str]:
+def train_command(sweep: Sweep, spec: RunSpec, out: str | os.PathLike,
+                  plugins: Sequence[str] = ()) -> list[str]:
     """The ``nnlearn train`` command line that makes the same run folder as the sweep would.
 
     For running a sweep elsewhere (a Slurm job array, GNU parallel): each line is independent.
     Run afterwards, ``nnlearn sweep SWEEP.yaml --out OUT`` finds every finished run (same name,
-    same config), reuses it, and writes results.csv.
+    same config), reuses it, and writes results.csv. ``plugins`` (or the run's own): plugin
+    files, passed on as ``--plugin`` options.
     """
     common = sweep.common
-    argv = ["nnlearn", "train", os.fspath(sweep.base)]
+    argv = ["nnlearn", "train", os.fspath(sweep.base), *plugin_args(plugins or spec.plugins)]
     items = [*common.items(), *spec.overrides.items(), ("seed", spec.seed)]
     for key, value in items:
         value = _absolute(sweep.path, key, value)
@@ -689,6 +694,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     if handle_sigint:  # Ctrl-C interrupts a run (it saves a checkpoint), not an idle worker
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        load_plugins(spec.plugins)  # the sweep's --plugin files: a worker is a fresh process
         runs.train(spec.cfg, out=spec.run_dir)
     except Exception as exc:  # noqa: BLE001 - isolating every failure is this function's job
         _write_failure(spec, exc)
@@ -892,8 +898,8 @@ def write_results(path: Path, sweep: Sweep, records: Sequence[Mapping[str, Any]]
 def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None = None,
               workers: int | None = None, blas_threads: int | None = 1,
               retry_failed: bool = False,
-              on_record: Callable[[dict[str, Any], int, int], None] | None = None
-              ) -> SweepResult:
+              on_record: Callable[[dict[str, Any], int, int], None] | None = None,
+              plugins: Sequence[str] = ()) -> SweepResult:
     """Run every run of ``sweep`` that is not finished in ``out`` and write results.csv.
 
     ``executor``: any concurrent.futures Executor (a Dask client's ``get_executor()``, a thread
@@ -901,12 +907,14 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None
     cores, at most the number of runs) with ``blas_threads`` BLAS threads each.
     Resuming: a run whose folder says ``ok`` is reused; a failed one is reused unless
     ``retry_failed`` (or its config changed); a folder left half-written is started again.
-    ``on_record(record, done, total)`` is called as each run finishes. Failed runs do not
+    ``on_record(record, done, total)`` is called as each run finishes. ``plugins``: plugin
+    files every run loads first (each worker process loads them itself). Failed runs do not
     raise; count them with ``result.failed``. results.csv is rewritten after every run, so an
     interrupted sweep leaves a consistent (partial) table.
     """
     out = Path(os.path.abspath(os.fspath(out)))
-    specs = [replace(s, run_dir=os.fspath(out / s.name)) for s in sweep.runs]
+    plugins = tuple(os.path.abspath(os.fspath(p)) for p in plugins)
+    specs = [replace(s, run_dir=os.fspath(out / s.name), plugins=plugins) for s in sweep.runs]
     records: dict[str, dict[str, Any]] = {}
     todo: list[RunSpec] = []
     for spec in specs:  # decide everything (and refuse conflicts) before running anything

@@ -481,7 +481,9 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
         if i == last_i:
             parts += _target_blocks(ex, n, max_rows, max_cols)
         out += flow(parts)
-    per_row, grad_text = LOSS_TEXT.get(ex.loss_name, ("", "dL/dz from the loss"))
+    # a plugin's loss: nnlearn knows only its value() and gradient(), not their formulas
+    per_row, grad_text = LOSS_TEXT.get(ex.loss_name, (f"the per-row {ex.loss_name} loss",
+                                                      "dL/dz from the loss's gradient()"))
     weighted = " (each row times its sample weight)" if ex.sample_weights is not None else ""
     out += ["", f"LOSS  {ex.loss_name}: L = mean over the {n} row{rows} of {per_row}{weighted}",
             f"  L = {_loss(ex.loss_before)}", "",

@@ -97,7 +97,8 @@ def summarize(network, loss_name: str | None = None) -> Summary:
         else:
             row.activation = _activation_name(layer)
     if rows and not rows[-1].activation:
-        rows[-1].activation = OUTPUT_FUNCTION.get(loss_name or "", "identity")
+        rows[-1].activation = OUTPUT_FUNCTION.get(  # a plugin's loss: its own output()
+            loss_name or "", f"{loss_name}.output (in the loss)" if loss_name else "identity")
     totals = {key: sum(getattr(r, key) for r in rows)
               for key in ("weights", "biases", "params", "flops_forward", "flops_backward")}
     totals["flops_train"] = totals["flops_forward"] + totals["flops_backward"]
