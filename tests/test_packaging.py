@@ -109,6 +109,9 @@ def test_from_a_wheel_installed_outside_the_repository_the_lessons_train(dist, t
     out = _run(["bash", "-c", SECOND_WAY_IN], cwd=home, env=env)
     lessons = home / "lessons"
     assert out.splitlines()[-1] == str(lessons / "runs" / "iris")
+    copied = {p.relative_to(lessons).as_posix(): p.read_bytes() for top in ("configs", "data")
+              for p in (lessons / top).rglob("*") if p.is_file()}
+    assert copied == {name: (ROOT / name).read_bytes() for name in _lesson_files()}
     evaluated = json.loads(_run(["nnlearn", "eval", "runs/iris", "--json"], lessons, env))
     repo = run_cli("train", CONFIGS / "iris.yaml", "--out", tmp_path / "repo-iris", "--json")
     assert repo.returncode == 0, repo.stderr
