@@ -49,6 +49,14 @@ def test_an_extra_left_out_of_the_run_is_refused_unless_named_untested(tmp_path)
         mc.minimum_pins(["plot"], ["bench"], pyproject=write(tmp_path))
 
 
+def test_an_extra_whose_requirements_are_pinned_anyway_counts_as_tested(tmp_path):
+    text = PYPROJECT.replace('"pytest==7.0"]', '"pytest==7.0", "pyarrow>=14"]\nfast = ["pyarrow>=14"]')
+    assert mc.minimum_pins(["test"], ["bench"], pyproject=write(tmp_path, text))["pyarrow"] == "14"
+    other = text.replace('fast = ["pyarrow>=14"]', 'fast = ["pyarrow>=15"]')
+    with pytest.raises(mc.Refused, match="fast"):
+        mc.minimum_pins(["test"], ["bench"], pyproject=write(tmp_path, other))
+
+
 @pytest.mark.parametrize("bad, message", [
     ('"numpy"', "one minimum"),
     ('"numpy<2"', "one minimum"),
