@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.runs import atomicio
-from nnlearn.runs.config import dump_config, resolve, yaml_load
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -39,13 +37,21 @@ from nnlearn.data import (
     split_indices,
 )
 from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
-from nnlearn.runs.metrics import classification_metrics, regression_metrics
-from nnlearn.runs.model import Model
-from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
+from nnlearn.runs import atomicio
+from nnlearn.runs.config import dump_config, resolve, yaml_load
+from nnlearn.runs.metrics import classification_metrics, regression_metrics
+from nnlearn.runs.model import Model
+from nnlearn.runs.modelfile import (
+    load_arrays,
+    load_model,
+    model_from_arrays,
+    save_arrays,
+    save_model,
+)
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
