@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ class Copied:
     files: list[str]
 
     def next_command(self) -> str:
-        return f"cd {self.folder} && nnlearn train configs/iris.yaml"
+        return f"cd {shlex.quote(str(self.folder))} && nnlearn train configs/iris.yaml"
 
 
 def lessons_root() -> Path:
