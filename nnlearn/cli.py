@@ -764,6 +764,41 @@ def compare_cmd(runs_, as_json):
 
 
 # ------------------------------------------------------------------------------------------
+# the bundled lessons
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--list", "list_only", is_flag=True, help="Name each lesson and what it teaches.")
+def examples(folder, list_only):
+    """Write the bundled lessons (configs, their data, sweeps) into a new FOLDER.
+
+    The folder gets configs/ and data/ as the docs use them, so that after `cd FOLDER` every
+    command of the README and the tutorial runs as written. For an installed nnlearn (pip or
+    pipx) that has no clone of the repository.
+
+    \b
+    Example:
+        nnlearn examples lessons && cd lessons && nnlearn train configs/iris.yaml
+        nnlearn examples --list
+    """
+    from nnlearn import lessons
+
+    if list_only:
+        if folder:
+            raise click.UsageError("--list takes no FOLDER")
+        found = lessons.list_lessons()
+        width = max(len(lesson.path) for lesson in found)
+        click.echo("\n".join(f"{lesson.path:{width}s}  {lesson.teaches}" for lesson in found))
+        return
+    if not folder:
+        raise click.UsageError("missing argument FOLDER (or use --list)")
+    copied = lessons.copy_lessons(folder)
+    click.echo(f"wrote {len(copied.files)} files into {copied.folder}: configs/ and data/")
+    click.echo(f"next: {copied.next_command()}")
+
+
+# ------------------------------------------------------------------------------------------
 # pictures: plot  (issue 7)
 
 

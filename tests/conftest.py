@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -35,6 +37,18 @@ def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *patterns: 
     for pattern in patterns:
         assert pattern.lower() in proc.stderr.lower(), (pattern, proc.stderr)
     return lines[0]
+
+
+def cli_runner() -> CliRunner:
+    """A CliRunner whose results keep ``stdout`` and ``stderr`` apart on every supported click.
+
+    click >= 8.2 always keeps them apart (and ``output`` holds both, interleaved); older click
+    mixes them unless asked not to, and then its ``output`` is stdout alone. So a test reads
+    ``result.stderr`` for messages and ``result.stdout`` for results, never ``result.output``.
+    """
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return CliRunner(mix_stderr=False)
+    return CliRunner()
 
 
 def leaf_commands(group=None, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-from conftest import assert_clean_error, leaf_commands, run_cli
+from conftest import assert_clean_error, cli_runner, leaf_commands, run_cli
 
 from nnlearn.cli import cli
 
@@ -49,7 +48,7 @@ def workdir(tmp_path, monkeypatch):
 
 
 def invoke(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=True)
+    return cli_runner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=True)
 
 
 def files_under(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -104,7 +103,7 @@ def test_every_artifact_is_written_to_a_temporary_fsyncd_and_replaced(workdir, m
     watcher = WriteWatcher(monkeypatch)
     args, folder = WRITERS[name]
     result = invoke(*args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.stderr
     folder = (workdir / folder).resolve()
     written = {dst for _, dst in watcher.replaced}
     files = {str(p) for p in folder.rglob("*") if p.is_file()}
@@ -132,9 +131,9 @@ def test_a_failing_replace_keeps_the_earlier_file_whole(workdir, monkeypatch, fa
 
     monkeypatch.setattr(os, "replace", replace)
     result = invoke("train", "--resume", "run")
-    assert result.exit_code == 2, result.output
-    assert f"{failing}: No space left on device" in result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.stderr
+    assert f"{failing}: No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr
     after = files_under(run)
     assert after[failing] == before[failing]
     assert set(after) == set(before)  # no temporary file left behind
@@ -146,8 +145,8 @@ def test_a_failing_predict_out_keeps_the_earlier_predictions(workdir, monkeypatc
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(
         OSError(errno.EIO, "Input/output error")))
     result = invoke("predict", "run", "--data", "data.csv", "--out", "pred.csv")
-    assert result.exit_code == 2, result.output
-    assert "pred.csv: Input/output error" in result.output
+    assert result.exit_code == 2, result.stderr
+    assert "pred.csv: Input/output error" in result.stderr
     assert (workdir / "pred.csv").read_text() == "earlier predictions\n"
     assert sorted(p.name for p in workdir.iterdir()) == ["c.yaml", "data.csv", "pred.csv", "run"]
 
@@ -229,8 +228,8 @@ def test_a_bug_in_any_command_exits_1_and_says_so(workdir, monkeypatch, path):
 
     monkeypatch.setattr(command_at(path), "callback", broken)
     result = invoke(*path, *sample_args(path))
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[0] == "Error: internal error: ZeroDivisionError: simulated bug"
     assert "bug in nnlearn" in lines[1] and "NNLEARN_DEBUG=1" in lines[1]
@@ -249,8 +248,8 @@ def test_a_deep_bug_is_not_mistaken_for_bad_input(workdir, monkeypatch, exc):
 
     monkeypatch.setattr("nnlearn.runs.run.evaluate", evaluate)
     result = invoke("eval", "run", "--data", "data.csv")
-    assert result.exit_code == 1, result.output
-    assert "internal error" in result.output and "bug" in result.output
+    assert result.exit_code == 1, result.stderr
+    assert "internal error" in result.stderr and "bug" in result.stderr
 
 
 def test_bug_exit_through_the_real_entry_point(tmp_path):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from conftest import CONFIGS, run_cli
+from conftest import CONFIGS, cli_runner, run_cli
 
 from nnlearn.cli import cli
 from nnlearn.errors import GradCheckFailed
@@ -51,14 +50,14 @@ def test_cli_passes_with_exit_0_and_a_row_per_tensor():
 
 
 def _invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return cli_runner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_wrong_activation_derivative_fails_with_exit_4_naming_the_tensors(monkeypatch):
     # tanh' = 1 - y^2; this "forgets" the square. Everything below the tanh is then wrong.
     monkeypatch.setattr(Tanh, "backward", lambda self, g: g * (1 - self._y))
     result = _invoke("gradcheck", str(CONFIGS / "xor.yaml"))
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == 4, result.stderr
     assert "Error: gradient check failed for dense_1.W, dense_1.b, input" in result.stderr
     assert "FAIL" in result.stdout
     rows = {s.split()[0]: s.split()[-1] for s in result.stdout.splitlines()
