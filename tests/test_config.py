@@ -17,6 +17,7 @@ from nnlearn.runs.config import (
     OPTIMIZER_PARAMS,
     SCHEDULE_PARAMS,
     apply_overrides,
+    defaults,
     dump_config,
     load_config,
     resolve,
@@ -83,6 +84,18 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
     }
     assert cfg["output"] == {"dir": None}
     assert list(cfg) == ["seed", "data", "model", "training", "output"]
+
+
+def test_defaults_are_a_minimal_config_without_its_required_keys(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL))
+    cfg["data"]["train"] = cfg["data"]["target"] = None
+    assert defaults() == cfg
+    changed = defaults(["training.epochs=7", "data.val_fraction=0"])
+    assert changed["training"]["epochs"] == 7
+    assert changed["training"]["early_stopping"] is None  # nothing held back to watch
+    mine = defaults()
+    mine["model"]["hidden"].append(8)  # a new dict each call: changing one leaves the next alone
+    assert defaults()["model"]["hidden"] == cfg["model"]["hidden"]
 
 
 def test_empty_sections_mean_all_defaults() -> None:

@@ -4,6 +4,8 @@ block uses an earlier one's variables), in a scratch folder with the bundled ``d
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 import shlex
 
@@ -39,3 +41,22 @@ def test_the_python_api_examples_run(tmp_path, monkeypatch):
     frame = namespace["frame"][["sepal_length", "sepal_width", "petal_length"]]
     assert [float(v) for v in predicted] == pytest.approx(namespace["reg"].predict(frame),
                                                          rel=1e-12)
+
+
+def test_the_parameter_table_gives_the_estimators_defaults():
+    pytest.importorskip("sklearn")
+    from nnlearn.sklearn import MLPClassifier, MLPRegressor
+
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("| estimator parameter |"):]
+    table = table[:table.index("\n\n")]
+    documented = {}
+    for row in table.splitlines()[2:]:
+        params, _, default = [cell.strip() for cell in row.strip("|").split("|")]
+        names = re.findall(r"`(\w+)`", params.split("(")[0])
+        values = [ast.literal_eval(v) for v in re.findall(r"`([^`]+)`", default)]
+        assert len(names) == len(values), row
+        documented.update(zip(names, values))
+    signature = {name: p.default for cls in (MLPClassifier, MLPRegressor)
+                 for name, p in inspect.signature(cls).parameters.items()}
+    assert documented == signature

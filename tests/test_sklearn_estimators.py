@@ -4,6 +4,7 @@ search, and exchangeable with run folders in both directions."""
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 
@@ -21,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nnlearn.data import read_csv
 from nnlearn.errors import NnlearnError
-from nnlearn.runs.config import resolve
+from nnlearn.runs.config import OPTIMIZER_PARAMS, SCHEDULE_PARAMS, resolve
 from nnlearn.runs.modelfile import load_model
 from nnlearn.runs.run import read_history, train
 from nnlearn.sklearn import MLPClassifier, MLPRegressor
@@ -60,7 +61,7 @@ CLASSIFIER_CASES = {
                       "optimizer": {"name": "sgd", "momentum": 0.9}},
          "data": {"val_fraction": 0.0}},
         {"hidden_layer_sizes": (8,), "activation": "tanh", "max_iter": 5, "batch_size": 16,
-         "learning_rate_init": 0.05, "momentum": 0.9}),
+         "learning_rate_init": 0.05, "momentum": 0.9, "validation_fraction": 0.0}),
     "adam-early-stopping-balanced": (
         {"model": {"hidden": [6, 5]},
          "training": {"epochs": 40, "batch_size": 8, "learning_rate": 0.01, "optimizer": "adam",
@@ -72,6 +73,12 @@ CLASSIFIER_CASES = {
          "learning_rate_init": 0.01, "alpha": 0.001, "class_weight": "balanced",
          "schedule": {"name": "step", "step_size": 3, "gamma": 0.7},
          "early_stopping": True, "validation_fraction": 0.25, "n_iter_no_change": 2}),
+    # Without early stopping the CLI still holds out val_fraction, and so does the estimator.
+    "validation-rows-without-early-stopping": (
+        {"training": {"epochs": 6, "early_stopping": None}, "data": {"val_fraction": 0.3}},
+        {"max_iter": 6, "early_stopping": False, "validation_fraction": 0.3}),
+    # Only the data: every other setting is both sides' default.
+    "defaults": ({"data": {}}, {}),
 }
 
 
@@ -87,9 +94,12 @@ def test_classifier_gives_the_cli_weights(tmp_path, case):
         np.testing.assert_array_equal(ours, theirs)
     history = read_history(run_dir / "history.csv")
     assert est.loss_curve_ == [h["train_loss"] for h in history]
-    if params.get("early_stopping"):
-        assert est.n_iter_ < params["max_iter"]  # it did stop early, as the CLI run did
+    if "n_iter_no_change" in params:
+        assert est.n_iter_ < est.max_iter  # it did stop early, as the CLI run did
+    if est.validation_fraction:
         assert est.validation_scores_ == [h["val_accuracy"] for h in history]
+    else:
+        assert est.validation_scores_ is None
 
 
 def test_regressor_gives_the_cli_weights(tmp_path):
@@ -102,9 +112,98 @@ def test_regressor_gives_the_cli_weights(tmp_path):
     run_dir = cli_run(tmp_path, raw)
     X, y, _ = table(DIABETES_TRAIN, "target")
     est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=4, optimizer="rmsprop", momentum=0.5,
-                       random_state=11).fit(X, y.astype(float))
+                       validation_fraction=0.0, random_state=11).fit(X, y.astype(float))
     for ours, theirs in zip(weights_of(est), run_weights(run_dir), strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_default_regressor_gives_the_cli_weights(tmp_path):
+    raw = {"seed": 4, "data": {"train": str(DIABETES_TRAIN), "target": "target"}}
+    run_dir = cli_run(tmp_path, raw)
+    X, y, _ = table(DIABETES_TRAIN, "target")
+    est = MLPRegressor(random_state=4).fit(X, y.astype(float))
+    for ours, theirs in zip(weights_of(est), run_weights(run_dir), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert est.loss_curve_ == [h["train_loss"] for h in read_history(run_dir / "history.csv")]
+
+
+# -- the defaults are the config's ---------------------------------------------------------------
+
+def _stopping(cfg: dict) -> dict:
+    """The default early stopping's settings (what ``early_stopping: true`` means if it is off)."""
+    return cfg["training"]["early_stopping"] or resolve(
+        {"data": cfg["data"], "training": {"early_stopping": True}},
+        base_dir=DATA)["training"]["early_stopping"]
+
+
+#: estimator parameter -> its value in a resolved config (the module docstring's table).
+CONFIG_VALUE = {
+    "hidden_layer_sizes": lambda c: tuple(c["model"]["hidden"]),
+    "activation": lambda c: c["model"]["activation"],
+    "dropout": lambda c: c["model"]["dropout"],
+    "init": lambda c: c["model"]["init"],
+    "optimizer": lambda c: c["training"]["optimizer"]["name"],
+    "momentum": lambda c: c["training"]["optimizer"].get("momentum", 0.0),
+    "learning_rate_init": lambda c: c["training"]["learning_rate"],
+    "schedule": lambda c: c["training"]["schedule"]["name"],
+    "batch_size": lambda c: c["training"]["batch_size"],
+    "max_iter": lambda c: c["training"]["epochs"],
+    "shuffle": lambda c: c["training"]["shuffle"],
+    "alpha": lambda c: c["training"]["weight_decay"],
+    "loss": lambda c: c["training"]["loss"],
+    "clip_grad_norm": lambda c: c["training"]["clip_grad_norm"],
+    "clip_grad_value": lambda c: c["training"]["clip_grad_value"],
+    "early_stopping": lambda c: c["training"]["early_stopping"] is not None,
+    "n_iter_no_change": lambda c: _stopping(c)["patience"],
+    "tol": lambda c: _stopping(c)["min_delta"],
+    "restore_best_weights": lambda c: _stopping(c)["restore_best_weights"],
+    "validation_fraction": lambda c: c["data"]["val_fraction"],
+    "standardize": lambda c: c["data"]["standardize"],
+    "standardize_target": lambda c: c["data"]["standardize_target"],
+    "class_weight": lambda c: c["training"]["class_weight"],
+    "dtype": lambda c: c["training"]["dtype"],
+    "random_state": lambda c: c["seed"],
+}
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_every_default_is_the_config_default(cls):
+    cfg = resolve({"data": {"train": str(IRIS_TRAIN), "target": "species"}}, base_dir=DATA)
+    params = inspect.signature(cls).parameters
+    assert set(params) <= set(CONFIG_VALUE), "a parameter without its config key in the table"
+    for name, param in params.items():
+        assert param.default == CONFIG_VALUE[name](cfg), name
+        assert type(param.default) is type(CONFIG_VALUE[name](cfg)), name
+    # The defaults name the optimizer and the schedule; a name means its class's own settings,
+    # so the config's default settings (momentum apart, a parameter of its own) must be those.
+    optimizer = dict(cfg["training"]["optimizer"])
+    name = optimizer.pop("name")
+    optimizer.pop("momentum", None)
+    assert optimizer == {k: v for k, v in OPTIMIZER_PARAMS[name].items() if k != "momentum"}
+    schedule = dict(cfg["training"]["schedule"])
+    assert schedule == {"name": schedule["name"], **SCHEDULE_PARAMS[schedule["name"]]}
+
+
+def test_no_validation_rows_means_no_early_stopping():
+    X, y, _ = table(IRIS_TRAIN, "species")
+    # No epoch improves the validation loss by 1.0: early stopping ends the second epoch.
+    settings = {"n_iter_no_change": 1, "tol": 1.0, "max_iter": 30, "random_state": 0}
+    held_out = MLPClassifier(**settings).fit(X, y)
+    assert held_out.n_iter_ == 2 and len(held_out.validation_scores_) == 2
+    every_row = MLPClassifier(validation_fraction=0.0, **settings).fit(X, y)
+    assert every_row.n_iter_ == 30 and every_row.validation_scores_ is None
+    with pytest.raises(ValueError, match="n_samples=1"):
+        MLPRegressor().fit(X[:1], [1.0])
+    one = MLPRegressor(early_stopping=False, max_iter=2).fit(X[:1], [1.0])
+    assert one.n_iter_ == 2
+
+
+def test_momentum_is_ignored_by_optimizers_without_one():
+    X, y, _ = table(IRIS_TRAIN, "species")
+    a = MLPClassifier(optimizer="adam", max_iter=3, random_state=0).fit(X, y)
+    b = MLPClassifier(optimizer="adam", momentum=0.0, max_iter=3, random_state=0).fit(X, y)
+    for wa, wb in zip(weights_of(a), weights_of(b), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 # -- reproducible --------------------------------------------------------------------------------
@@ -125,6 +224,7 @@ def test_random_state_makes_fits_reproducible():
 def test_partial_fit_continues_exactly_where_fit_would():
     X, y, _ = table(IRIS_TRAIN, "species")
     settings = {"hidden_layer_sizes": (7,), "momentum": 0.9, "random_state": 2,
+                "validation_fraction": 0.0,
                 "schedule": {"name": "step", "step_size": 1, "gamma": 0.5}}
     full = MLPClassifier(max_iter=3, **settings).fit(X, y)
     step = MLPClassifier(**settings)
@@ -164,7 +264,8 @@ def test_invalid_parameters_are_value_errors_naming_the_parameter():
     X, y, _ = table(IRIS_TRAIN, "species")
     cases = [({"learning_rate_init": -1.0}, "learning_rate_init"),
              ({"optimizer": {"name": "adam", "beta1": 2.0}}, "optimizer.beta1"),
-             ({"optimizer": "adam", "momentum": 0.9}, "momentum"),
+             ({"optimizer": {"name": "sgd", "momentum": 0.5}}, "momentum"),
+             ({"momentum": 1.5}, "momentum"),
              ({"activation": "swish"}, "activation"),
              ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes"),
              ({"batch_size": "half"}, "batch_size"),

@@ -42,6 +42,7 @@ __all__ = [
     "MONITOR_NAMES",
     "TASK_NAMES",
     "apply_overrides",
+    "defaults",
     "dump_config",
     "load_config",
     "monitor_mode",
@@ -843,6 +844,26 @@ def resolve(raw: Mapping, *, base_dir: Path, source: str | None = None) -> dict:
         # back has nothing for it to watch, and never asked for it.
         cfg["training"]["early_stopping"] = None
     _cross_checks(cfg, ctx)
+    return cfg
+
+
+def defaults(overrides: Sequence[str] = ()) -> dict:
+    """Every key's default as :func:`resolve` fills it in: the resolved config of a file that
+    names only the required keys (``data.train``, ``data.target``, which are None here, having
+    no default), after the ``--set`` style ``overrides``. Optimizer, schedule and early stopping
+    are full mappings, as in any resolved config. A new dict on every call.
+
+    For code that mirrors the config under other names (the scikit-learn estimators), so that
+    the schema above stays the one place a default is written.
+    """
+    required = [(name, key) for name, fields in _SECTIONS.items()
+                for key, (default, _) in fields.items() if default is _REQUIRED]
+    raw: dict[str, Any] = {}
+    for name, key in required:  # placeholders that every required key's check accepts
+        raw.setdefault(name, {})[key] = "required"
+    cfg = resolve(apply_overrides(raw, overrides), base_dir=Path(os.sep))
+    for name, key in required:
+        cfg[name][key] = None
     return cfg
 
 

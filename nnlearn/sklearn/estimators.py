@@ -2,7 +2,7 @@
 
 ``fit`` does what ``nnlearn train`` does with a config (``nnlearn.runs.run.prepare``), in the
 same order and with the same random generator, so the same settings and seed give the same
-weights: draw the validation rows (only when ``early_stopping``), fit the standardisation on the
+weights: draw the validation rows (``validation_fraction``), fit the standardisation on the
 training rows, build the network with ``build_mlp``, the loss, optimizer and schedule with
 ``make_loss``/``make_optimizer``/``make_schedule``, and run ``Trainer.fit``. There is no second
 training loop here.
@@ -22,9 +22,13 @@ Each constructor parameter is a config key under scikit-learn's name:
     class_weight         training.class_weight    standardize_target   data.standardize_target
     dtype                training.dtype           random_state         seed
 
-The defaults are the config's defaults. Two differences follow scikit-learn's conventions: rows
-are held out for validation only when ``early_stopping`` is on (the CLI holds out
-``val_fraction`` always), and the validation monitor is ``val_loss``.
+The defaults are the config's defaults, read from its schema (``nnlearn.runs.config.defaults``)
+when this module is imported: ``early_stopping`` is True when the config stops early by default,
+and the early-stopping settings and monitor are the default early stopping's. As in the CLI,
+``validation_fraction`` of the rows are held out for validation whether or not
+``early_stopping`` is on (``validation_fraction=0`` trains on every row, and then there is
+nothing for early stopping to watch: it is off, as the config's default early stopping is with
+``val_fraction: 0``), so the same parameters give the CLI's weights.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import EarlyStopping, Split, Trainer
+from nnlearn.runs.config import OPTIMIZER_PARAMS, defaults
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, model_from_arrays, save_model
 from nnlearn.runs.run import (
@@ -65,6 +70,37 @@ from nnlearn.runs.run import (
 )
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
+
+def _defaults_from_config() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the estimators' default parameters, the default early stopping's settings): the config's
+    defaults under scikit-learn's names. Computed once, before the classes, so that their
+    signatures hold plain values as scikit-learn requires."""
+    cfg = defaults()
+    d, m, t = cfg["data"], cfg["model"], cfg["training"]
+    stopping = t["early_stopping"]
+    # The settings `early_stopping: true` means, for when the config's default is off.
+    settings = stopping or defaults(["training.early_stopping=true"])["training"][
+        "early_stopping"]
+    optimizer = t["optimizer"]
+    params = {
+        "hidden_layer_sizes": tuple(m["hidden"]), "activation": m["activation"],
+        "dropout": m["dropout"], "init": m["init"],
+        "optimizer": optimizer["name"], "learning_rate_init": t["learning_rate"],
+        "momentum": optimizer.get("momentum", 0.0), "schedule": t["schedule"]["name"],
+        "batch_size": t["batch_size"], "max_iter": t["epochs"], "shuffle": t["shuffle"],
+        "alpha": t["weight_decay"], "loss": t["loss"],
+        "clip_grad_norm": t["clip_grad_norm"], "clip_grad_value": t["clip_grad_value"],
+        "early_stopping": stopping is not None, "validation_fraction": d["val_fraction"],
+        "n_iter_no_change": settings["patience"], "tol": settings["min_delta"],
+        "restore_best_weights": settings["restore_best_weights"],
+        "standardize": d["standardize"], "standardize_target": d["standardize_target"],
+        "class_weight": t["class_weight"], "dtype": t["dtype"], "random_state": cfg["seed"],
+    }
+    return params, settings
+
+
+_DEFAULTS, _STOPPING = _defaults_from_config()
 
 #: Where a config key's ConfigError points, in the estimator's parameter names (longest first).
 _KEY_TO_PARAM = (
@@ -182,18 +218,17 @@ class _BaseMLP(BaseEstimator):
 
     def _optimizer_spec(self) -> dict[str, Any]:
         """The config's ``training.optimizer`` mapping: ``optimizer`` (a name, or a mapping with
-        ``name`` and the optimizer's settings) with ``momentum`` folded in."""
+        ``name`` and the optimizer's other settings) with ``momentum`` added when the optimizer
+        has one. The others ignore it, as scikit-learn's MLPs ignore momentum for adam: its
+        default (the config's default optimizer's momentum) must not make them fail."""
         spec = {"name": self.optimizer} if isinstance(self.optimizer, str) else dict(
             self.optimizer)
         momentum = _check_float(self.momentum, "momentum", 0.0, 1.0)
-        if momentum:
-            name = str(spec.get("name", "")).lower()
-            if name not in ("sgd", "rmsprop"):
-                raise ValueError(f"momentum applies to the sgd and rmsprop optimizers, not "
-                                 f"{spec.get('name')!r}")
-            if spec.get("momentum", momentum) != momentum:
-                raise ValueError(f"momentum={momentum} contradicts optimizer's "
-                                 f"momentum={spec['momentum']}")
+        if "momentum" in spec:
+            raise ValueError("optimizer: give the momentum as the momentum parameter, not "
+                             "inside the optimizer mapping")
+        name = spec.get("name")
+        if isinstance(name, str) and "momentum" in OPTIMIZER_PARAMS.get(name, {}):
             spec["momentum"] = momentum
         return spec
 
@@ -284,21 +319,23 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X: np.ndarray, y_all: np.ndarray, stratify, weights) -> _BaseMLP:
         max_iter = _check_int(self.max_iter, "max_iter", 1)
+        val_fraction = _check_float(self.validation_fraction, "validation_fraction", 0.0, 1.0)
+        # As in the config: the rows held out are watched by early stopping, and without any
+        # held out (validation_fraction=0) there is nothing to watch.
+        stopping = bool(self.early_stopping) and val_fraction > 0
         callbacks = []
-        val_fraction = 0.0
-        if self.early_stopping:
-            val_fraction = _check_float(self.validation_fraction, "validation_fraction", 0.0,
-                                        1.0, low_open=True)
+        if stopping:
             callbacks.append(EarlyStopping(
-                "val_loss", "min", _check_int(self.n_iter_no_change, "n_iter_no_change", 1),
+                _STOPPING["monitor"], _STOPPING["mode"],
+                _check_int(self.n_iter_no_change, "n_iter_no_change", 1),
                 _check_float(self.tol, "tol", 0.0), bool(self.restore_best_weights)))
         with _as_value_errors():
             model, train, val, optimizer, schedule, rng = self._start(
                 X, y_all, stratify, weights, val_fraction)
-            if self.early_stopping and val is None:
+            if stopping and val is None:
                 raise ValueError(f"early_stopping needs validation rows, and "
                                  f"validation_fraction={self.validation_fraction} of "
-                                 f"{len(X)} samples gives none")
+                                 f"n_samples={len(X)} gives none (set early_stopping=False)")
             trainer = self._trainer(model, optimizer, schedule, rng, callbacks,
                                     metric_fn_for(model))
             trainer.fit(train, val, max_iter)
@@ -473,7 +510,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_``, ``loss_curve_``
     (training loss per epoch), ``validation_scores_`` (validation accuracy per epoch, when
-    ``early_stopping``), ``best_validation_score_``, ``n_iter_`` (epochs run), ``coefs_`` and
+    ``validation_fraction`` holds rows out), ``best_validation_score_``, ``n_iter_`` (epochs run), ``coefs_`` and
     ``intercepts_`` (copies of the weights, layer by layer), ``model_`` (the
     :class:`nnlearn.runs.model.Model`: network, loss and standardisation).
     """
@@ -481,13 +518,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _task = "classification"
     _score_key = "val_accuracy"
 
-    def __init__(self, hidden_layer_sizes=(16, 16), activation="relu", *, dropout=0.0,
-                 init="auto", optimizer="sgd", learning_rate_init=0.01, momentum=0.0,
-                 schedule="constant", batch_size=32, max_iter=100, shuffle=True, alpha=0.0,
-                 loss="auto", clip_grad_norm=None, clip_grad_value=None, early_stopping=False,
-                 validation_fraction=0.2, n_iter_no_change=10, tol=0.0,
-                 restore_best_weights=True, standardize=True, class_weight=None,
-                 dtype="float64", random_state=None) -> None:
+    def __init__(self, hidden_layer_sizes=_DEFAULTS["hidden_layer_sizes"],
+                 activation=_DEFAULTS["activation"], *, dropout=_DEFAULTS["dropout"],
+                 init=_DEFAULTS["init"], optimizer=_DEFAULTS["optimizer"],
+                 learning_rate_init=_DEFAULTS["learning_rate_init"],
+                 momentum=_DEFAULTS["momentum"], schedule=_DEFAULTS["schedule"],
+                 batch_size=_DEFAULTS["batch_size"], max_iter=_DEFAULTS["max_iter"],
+                 shuffle=_DEFAULTS["shuffle"], alpha=_DEFAULTS["alpha"], loss=_DEFAULTS["loss"],
+                 clip_grad_norm=_DEFAULTS["clip_grad_norm"],
+                 clip_grad_value=_DEFAULTS["clip_grad_value"],
+                 early_stopping=_DEFAULTS["early_stopping"],
+                 validation_fraction=_DEFAULTS["validation_fraction"],
+                 n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
+                 restore_best_weights=_DEFAULTS["restore_best_weights"],
+                 standardize=_DEFAULTS["standardize"], class_weight=_DEFAULTS["class_weight"],
+                 dtype=_DEFAULTS["dtype"], random_state=_DEFAULTS["random_state"]) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -587,7 +632,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """One epoch over (X, y), continuing from the current weights and optimizer state.
         ``classes`` (every label that will ever occur) is needed on the first call unless this
         y already holds them all; the first call's X fixes the standardisation. Early stopping
-        does not apply."""
+        and validation rows do not apply."""
         first = not hasattr(self, "model_")
         if first:
             self._target_name = _name_of(y)
@@ -648,20 +693,28 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Attributes: ``n_features_in_``, ``feature_names_in_``, ``loss_curve_`` (training loss per
     epoch, in standardised target units), ``validation_scores_`` (validation R² per epoch,
-    when ``early_stopping``), ``best_validation_score_``, ``n_iter_``, ``coefs_``,
+    when ``validation_fraction`` holds rows out), ``best_validation_score_``, ``n_iter_``, ``coefs_``,
     ``intercepts_``, ``model_``.
     """
 
     _task = "regression"
     _score_key = "val_r2"
 
-    def __init__(self, hidden_layer_sizes=(16, 16), activation="relu", *, dropout=0.0,
-                 init="auto", optimizer="sgd", learning_rate_init=0.01, momentum=0.0,
-                 schedule="constant", batch_size=32, max_iter=100, shuffle=True, alpha=0.0,
-                 loss="auto", clip_grad_norm=None, clip_grad_value=None, early_stopping=False,
-                 validation_fraction=0.2, n_iter_no_change=10, tol=0.0,
-                 restore_best_weights=True, standardize=True, standardize_target=True,
-                 dtype="float64", random_state=None) -> None:
+    def __init__(self, hidden_layer_sizes=_DEFAULTS["hidden_layer_sizes"],
+                 activation=_DEFAULTS["activation"], *, dropout=_DEFAULTS["dropout"],
+                 init=_DEFAULTS["init"], optimizer=_DEFAULTS["optimizer"],
+                 learning_rate_init=_DEFAULTS["learning_rate_init"],
+                 momentum=_DEFAULTS["momentum"], schedule=_DEFAULTS["schedule"],
+                 batch_size=_DEFAULTS["batch_size"], max_iter=_DEFAULTS["max_iter"],
+                 shuffle=_DEFAULTS["shuffle"], alpha=_DEFAULTS["alpha"], loss=_DEFAULTS["loss"],
+                 clip_grad_norm=_DEFAULTS["clip_grad_norm"],
+                 clip_grad_value=_DEFAULTS["clip_grad_value"],
+                 early_stopping=_DEFAULTS["early_stopping"],
+                 validation_fraction=_DEFAULTS["validation_fraction"],
+                 n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
+                 restore_best_weights=_DEFAULTS["restore_best_weights"],
+                 standardize=_DEFAULTS["standardize"], standardize_target=_DEFAULTS["standardize_target"],
+                 dtype=_DEFAULTS["dtype"], random_state=_DEFAULTS["random_state"]) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
@@ -732,7 +785,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """One epoch over (X, y), continuing from the current weights and optimizer state; the
-        first call's X and y fix the standardisation. Early stopping does not apply."""
+        first call's X and y fix the standardisation. Early stopping and validation rows do not
+        apply."""
         first = not hasattr(self, "model_")
         if first:
             self._target_name = _name_of(y)
