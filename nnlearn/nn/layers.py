@@ -113,10 +113,8 @@ class Dense(Layer):
         self.b = Parameter(f"{name}.b", np.zeros(d_out, dtype=dtype))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._x = x                  # backward needs the input: dL/dW = xᵀ · dL/dy
-        y = np.dot(x, self.W.value)  # x·W
-        y += self.b.value            # + b, in place: no second (n, d_out) array
-        return y
+        self._x = x  # backward needs the input: dL/dW = xᵀ · dL/dy
+        return np.dot(x, self.W.value) + self.b.value
 
     def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """Set ``W.grad`` and ``b.grad``; return dL/dx, or None with ``need_input_grad=False``.

@@ -31,20 +31,21 @@ def _per_sample_weights(weights: np.ndarray | None, dtype) -> np.ndarray | None:
 
 
 class Loss:
+    """Base class: ``value`` is the batch mean (a float), ``gradient`` is dL/d(pred), shaped like
+    ``pred`` and already divided by n."""
+
     name = "loss"
     task = "regression"
 
     def value(self, pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         raise NotImplementedError
 
-    def gradient(
-        self, pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
-    ) -> np.ndarray:
+    def gradient(self, pred: np.ndarray, target: np.ndarray,
+                 weights: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def value_and_gradient(
-        self, pred: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]:
+    def value_and_gradient(self, pred: np.ndarray, target: np.ndarray,
+                           weights: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Both at once, as a training step needs them; losses that share work override this."""
         return self.value(pred, target, weights), self.gradient(pred, target, weights)
 

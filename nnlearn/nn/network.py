@@ -142,14 +142,8 @@ class Sequential:
         return f"Sequential(\n{inner}\n)  # {self.n_params()} parameters"
 
 
-def build_mlp(
-    n_inputs: int,
-    layers: Sequence[Mapping[str, Any]],
-    n_outputs: int,
-    *,
-    rng: np.random.Generator,
-    dtype: Any = np.float64,
-) -> Sequential:
+def build_mlp(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs: int, *,
+              rng: np.random.Generator, dtype: Any = np.float64) -> Sequential:
     """Dense -> activation [-> Dropout] for each hidden layer spec, then a Dense output layer.
 
     ``layers`` holds one mapping per hidden layer: ``units`` (required), ``activation`` (default

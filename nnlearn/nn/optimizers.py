@@ -197,14 +197,8 @@ class SGD(Optimizer):
     State: ``v/<name>`` (only when momentum > 0).
     """
 
-    def __init__(
-        self,
-        params: Sequence[Param],
-        lr: float,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-    ) -> None:
+    def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
+                 momentum: float = 0.0, nesterov: bool = False) -> None:
         self.momentum = _fraction(momentum, "momentum")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ConfigError(f"must be true or false, got {nesterov!r}", key=_opt_key("nesterov"))
@@ -239,14 +233,8 @@ class Adagrad(Optimizer):
 
     buffers = ("s",)
 
-    def __init__(
-        self,
-        params: Sequence[Param],
-        lr: float,
-        weight_decay: float = 0.0,
-        eps: float = 1e-8,
-        initial_accumulator: float = 0.0,
-    ) -> None:
+    def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
+                 eps: float = 1e-8, initial_accumulator: float = 0.0) -> None:
         self.eps = _positive(eps, "eps")
         self.initial_accumulator = check_number(
             initial_accumulator, _opt_key("initial_accumulator"), low=0.0)
@@ -271,15 +259,8 @@ class RMSProp(Optimizer):
     State: ``s/<name>`` and, when momentum > 0, ``b/<name>``.
     """
 
-    def __init__(
-        self,
-        params: Sequence[Param],
-        lr: float,
-        weight_decay: float = 0.0,
-        rho: float = 0.9,
-        eps: float = 1e-8,
-        momentum: float = 0.0,
-    ) -> None:
+    def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
+                 rho: float = 0.9, eps: float = 1e-8, momentum: float = 0.0) -> None:
         self.rho = _fraction(rho, "rho")
         self.eps = _positive(eps, "eps")
         self.momentum = _fraction(momentum, "momentum")
@@ -317,15 +298,8 @@ class Adam(Optimizer):
 
     buffers = ("m", "v")
 
-    def __init__(
-        self,
-        params: Sequence[Param],
-        lr: float,
-        weight_decay: float = 0.0,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-    ) -> None:
+    def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
         self.beta1 = _fraction(beta1, "beta1")
         self.beta2 = _fraction(beta2, "beta2")
         self.eps = _positive(eps, "eps")
