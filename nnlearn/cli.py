@@ -292,8 +292,8 @@ def _data_for(model, cfg, data: str | None, *, target_required: bool):
             raise NnlearnError("no --data given and the run's config names no data.test file",
                                hint="pass --data CSV")
         data = test
-    features = model.feature_names
-    return read_csv(data, target=model.target, features=features, target_required=target_required)
+    return read_csv(data, target=model.target, target_required=target_required,
+                    **model.read_options())
 
 
 @cli.command("eval", context_settings=CONTEXT)
@@ -374,8 +374,15 @@ def config_show(config_file, overrides):
         nnlearn config show configs/iris.yaml --set training.optimizer=adam
     """
     from nnlearn.runs.config import dump_config
+    from nnlearn.runs.run import input_summary
 
-    click.echo(dump_config(_load_config(config_file, overrides)), nl=False)
+    cfg = _load_config(config_file, overrides)
+    click.echo(dump_config(cfg), nl=False)
+    try:
+        inputs = input_summary(cfg)
+    except NnlearnError as exc:  # the config is still worth showing without its data
+        inputs = f"not known until data.train can be read ({exc})"
+    click.echo(f"# inputs: {inputs}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -403,7 +410,8 @@ def summary(config, overrides, as_json):
     from nnlearn.teach.summary import format_summary, summarize
 
     p = runs.prepare(_load_config(config, overrides))
-    result = summarize(p.model.network, p.model.loss_name)
+    result = summarize(p.model.network, p.model.loss_name,
+                       inputs=p.model.encoding.describe() if p.model.encoding else None)
     if as_json:
         _print_json(result.to_dict())
     else:

@@ -145,8 +145,8 @@ class FeatureEncoder:
                 raise DataError(
                     f"category {_shown(str(cells[i]))} was not seen in training; known "
                     f"categories: {shown}", path=table.path, line=int(table.lines[i]), column=c,
-                    hint="set data.unknown_category: ignore to encode unseen categories as "
-                    "all zeros")
+                    hint="to encode unseen categories as all zeros, train with "
+                    "data.unknown_category: ignore")
             rows = np.flatnonzero(found)
             out[rows, j + idx[rows]] = 1.0
             j += cats.size

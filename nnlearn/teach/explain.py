@@ -120,6 +120,9 @@ class StepExplanation:
     clipped: bool = False
     notes: list[str] = field(default_factory=list)
     n_params: int = 0
+    # the first row as the CSV has it (column, cell) and as the network reads it (input, value)
+    raw_row: list[tuple[str, str]] = field(default_factory=list)
+    input_row: list[tuple[str, float]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------
@@ -313,13 +316,30 @@ def explain_step(prepared, *, sample: int | None = None, batch: int | None = Non
         output = probs[:, 1:] if loss.name == "bce" else probs
     table = prepared.train_table
     lines = [int(v) for v in table.lines[prepared.train_idx[rows]]]
+    raw_row, input_row = _first_row(prepared, int(prepared.train_idx[rows[0]]), x[0])
     return StepExplanation(
         seed=int(prepared.cfg["seed"]), rows=[int(r) for r in rows], lines=lines,
         data_path=str(table.path), batch_note=note, n_train=len(train), loss_name=loss.name,
         target=y, sample_weights=w, output=output, blocks=blocks, loss_before=float(loss_before),
         loss_after=float(loss_after), optimizer=type(opt).__name__, lr=lr, rule=_rule(opt)[0],
         updates=_updates(net, before, opt, n_weights), clipped=clipped, notes=notes,
-        n_params=net.n_params())
+        n_params=net.n_params(), raw_row=raw_row, input_row=input_row)
+
+
+def _first_row(prepared, r: int, x: np.ndarray) -> tuple[list[tuple[str, str]],
+                                                         list[tuple[str, float]]]:
+    """Row ``r`` of the training table as its cells, and ``x``, the network's input for it."""
+    table, model = prepared.train_table, prepared.model
+    raw = []
+    for c in model.feature_names:
+        if c in table.text:
+            cell = str(table.text[c][r])
+        else:
+            value = float(table.X[r, table.feature_names.index(c)])
+            cell = "" if math.isnan(value) else f"{value:g}"
+        raw.append((c, cell or "(empty)"))
+    names = model.encoding.names if model.encoding is not None else model.feature_names
+    return raw, list(zip(names, map(float, x)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -424,6 +444,15 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
     ]
     for note in ex.notes:
         out += textwrap.wrap(f"Note: {note}.", width, subsequent_indent="  ")
+    if ex.raw_row:
+        def listed(pairs: list[tuple[str, str]]) -> str:
+            more = f", ... ({len(pairs)} in all)" if len(pairs) > 8 else ""
+            return ", ".join(f"{k}: {v}" for k, v in pairs[:8]) + more
+
+        out += textwrap.wrap(
+            f"Input, line {ex.lines[0]}: {listed(ex.raw_row)}  →  x (encoded, standardised): "
+            f"{listed([(k, f'{v:.3g}') for k, v in ex.input_row])}", width,
+            subsequent_indent="  ")
     out += ["", f"FORWARD  (input → output), n = {n}"]
     last_i = len(ex.blocks) - 1
     for i, blk in enumerate(ex.blocks):
