@@ -103,8 +103,12 @@ def test_clean_files_are_read_by_the_parser_exactly_as_the_careful_pass_reads_th
 @pytest.mark.parametrize("name", list(CAREFUL))
 def test_files_the_parsers_leave_alone_are_read_by_the_careful_pass(tmp_path, parser, name):
     path = _write(tmp_path, CAREFUL[name])
-    assert csvread._read_fast(path, csvread._Request("y", None, True, None)) is None
-    _same(read_csv(path, target="y"), _careful(path))
+    fast = csvread._read_fast(path, csvread._Request("y", None, True, None))
+    careful = _careful(path)
+    if fast is not None:  # pyarrow checks the fields of each row itself: a quoted comma is fine
+        assert (parser, name) == ("pyarrow", "comma_in_label")
+        _same(fast, careful)
+    _same(read_csv(path, target="y"), careful)
 
 
 @pytest.mark.parametrize("name", list(REFUSED))

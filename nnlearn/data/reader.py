@@ -17,10 +17,10 @@ How a file is read
 A parser library does the parsing. Without extras it is numpy's compiled ``np.loadtxt`` (one
 pass for the numeric columns, one for the text columns); with ``pip install 'nnlearn[fast]'``
 it is ``pyarrow.csv`` (multi-threaded, one pass). Before either runs, :func:`_scan` reads the
-file once in large blocks to learn what the parsers do not say: how many rows there should be
-(so every row's line number is known), whether it is valid UTF-8, whether some line has a
-stray carriage return or a blank line sits between rows, and how many commas there are (so
-a row with extra fields is noticed even when only some columns are parsed).
+file once in large blocks to learn what the parsers do not say: how many lines there are (so
+every row's line number is known when the parser returns one row per line), whether it is
+valid UTF-8, whether some line has a stray carriage return, and for np.loadtxt how many commas
+there are (so a row with extra fields is noticed even when only some columns are parsed).
 
 If anything is off -- the parser refuses a cell, a value is not finite, a target cell is empty,
 the counts disagree -- the fast result is dropped and :func:`_read_careful` reads the file
@@ -303,10 +303,11 @@ def _read_fast(path: str, req: _Request) -> Table | None:
         except csv.Error:
             return None
         lay = _resolve_columns(header, req, path)
-        rows = _scan(fh, len(header))
+        arrow = _has_arrow()  # pyarrow checks the number of fields itself; np.loadtxt does not
+        rows = _scan(fh, None if arrow else len(header))
     if not rows:
         return None  # something the parsers would misread, or no rows: the careful pass says
-    parsed = _parse_arrow(path, lay, len(header), rows) if _has_arrow() else \
+    parsed = _parse_arrow(path, lay, len(header), rows) if arrow else \
         _parse_numpy(path, lay, rows)
     if parsed is None:
         return None
@@ -331,47 +332,42 @@ def _read_fast(path: str, req: _Request) -> Table | None:
     return _table(path, lay, values, text, np.arange(2, rows + 2, dtype=np.int64))
 
 
-def _scan(fh: io.BufferedReader, n_fields: int) -> int | None:
-    """Read the rest of the file (after the header) and return the number of data rows, or
-    None when the file is one the parsers could misread or number wrongly: not UTF-8, a NUL
-    byte, a carriage return that does not end a line, a blank line between rows, or a comma
-    count that is not (n_fields - 1) per row. A multi-line quoted field shows up later, as
-    fewer rows parsed than counted here."""
+def _scan(fh: io.BufferedReader, n_fields: int | None) -> int | None:
+    """Read the rest of the file (after the header) and return the number of its lines up to
+    the last one with data, or None when the file is one the parsers could misread: not
+    UTF-8, a NUL byte, a carriage return that does not end a line, or (``n_fields`` given, for
+    a parser that only looks at some columns) a comma count that is not n_fields - 1 per line.
+
+    The parsers skip blank lines and join the lines of a multi-line quoted field, so either
+    shows up as fewer rows parsed than lines counted here: the careful pass then reads the
+    file (and numbers its rows by line)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     newlines = commas = 0
-    rows_end = 0  # newlines before the last byte of the last data line
-    blank_pending = False  # a blank line was seen; data after it means a blank line inside
+    rows_end = 0  # newlines before the last byte of the last data line, plus one
     while True:
         chunk = fh.read(_SCAN_BYTES)
         if not chunk:
             break
-        chunk += fh.readline()  # end on a newline: "\r\n" and "\n\n" are never cut in two
+        chunk += fh.readline()  # end on a newline, so that "\r\n" is never cut in two
         try:
             if not chunk.isascii():
                 decoder.decode(chunk)
         except UnicodeDecodeError:
             return None
-        crlf = b"\r" in chunk
-        if b"\x00" in chunk or (crlf and chunk.count(b"\r") != chunk.count(b"\r\n")):
+        if b"\x00" in chunk or (b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n")):
             return None
         end = _data_end(chunk)
         inside = chunk.count(b"\n", 0, end)
         if end:
-            if blank_pending or chunk.startswith((b"\n", b"\r\n")) \
-                    or chunk.find(b"\n\n", 0, end) >= 0 \
-                    or (crlf and chunk.find(b"\n\r\n", 0, end) >= 0):
-                return None
             rows_end = newlines + inside + 1
-            blank_pending = chunk.count(b"\n", end) > 1
-        else:
-            blank_pending = blank_pending or b"\n" in chunk
         newlines += inside + chunk.count(b"\n", end)
-        commas += chunk.count(b",")
+        if n_fields is not None:
+            commas += chunk.count(b",")
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
-    if commas != rows_end * (n_fields - 1):
+    if n_fields is not None and commas != rows_end * (n_fields - 1):
         return None  # a row with more or fewer fields, or commas inside quotes
     return rows_end
 
