@@ -378,11 +378,12 @@ def config_show(config_file, overrides):
 
     cfg = _load_config(config_file, overrides)
     click.echo(dump_config(cfg), nl=False)
-    try:
-        inputs = input_summary(cfg)
-    except NnlearnError as exc:  # the config is still worth showing without its data
-        inputs = f"not known until data.train can be read ({exc})"
-    click.echo(f"# inputs: {inputs}")
+    if cfg["data"].get("categorical"):  # otherwise the inputs are the feature columns
+        try:
+            inputs = input_summary(cfg)
+        except NnlearnError as exc:  # the config is still worth showing without its data
+            inputs = f"not known until data.train can be read ({exc})"
+        click.echo(f"# inputs: {inputs}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -411,7 +412,8 @@ def summary(config, overrides, as_json):
 
     p = runs.prepare(_load_config(config, overrides))
     result = summarize(p.model.network, p.model.loss_name,
-                       inputs=p.model.encoding.describe() if p.model.encoding else None)
+                       inputs=p.model.encoding.describe() if p.model.encoding is not None
+                       and p.model.encoding.encodes else None)
     if as_json:
         _print_json(result.to_dict())
     else:

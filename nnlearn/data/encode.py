@@ -71,6 +71,11 @@ class FeatureEncoder:
         """The CSV column input ``j`` comes from."""
         return [c for c in self.columns for _ in self._names_of(c)][j]
 
+    @property
+    def encodes(self) -> bool:
+        """Whether the inputs differ from the numeric columns as read (one-hot or filled)."""
+        return bool(self.categorical) or self.missing == "mean"
+
     def describe(self) -> str:
         """e.g. ``4 numeric + 3 one-hot = 7 inputs``."""
         hot = self.width - len(self.numeric)

@@ -330,6 +330,8 @@ def _first_row(prepared, r: int, x: np.ndarray) -> tuple[list[tuple[str, str]],
                                                          list[tuple[str, float]]]:
     """Row ``r`` of the training table as its cells, and ``x``, the network's input for it."""
     table, model = prepared.train_table, prepared.model
+    if model.encoding is None or not model.encoding.encodes:
+        return [], []  # the inputs are the columns themselves: FORWARD shows them as x
     raw = []
     for c in model.feature_names:
         if c in table.text:
@@ -338,8 +340,7 @@ def _first_row(prepared, r: int, x: np.ndarray) -> tuple[list[tuple[str, str]],
             value = float(table.X[r, table.feature_names.index(c)])
             cell = "" if math.isnan(value) else f"{value:g}"
         raw.append((c, cell or "(empty)"))
-    names = model.encoding.names if model.encoding is not None else model.feature_names
-    return raw, list(zip(names, map(float, x)))
+    return raw, list(zip(model.encoding.names, map(float, x)))
 
 
 # ------------------------------------------------------------------------------------------
