@@ -315,12 +315,16 @@ def _read_fast(path: str, req: _Request) -> Table | None:
     d = len(lay.numeric)
     if empty_cells and not req.allow_missing:
         return None
-    nan = np.isnan(values)
-    # NaN must come from empty feature cells only (not from a cell spelled "nan", nor from a
-    # weight); and no value may be infinite, nor a weight negative
-    if int(np.count_nonzero(nan)) != empty_cells or nan[:, d:].any() \
-            or np.isinf(values).any() \
-            or (lay.weight_col is not None and (values[:, d] < 0).any()):
+    if empty_cells:
+        # NaN must come from the empty feature cells only (not from a cell spelled "nan", nor
+        # from an empty weight), and no value may be infinite
+        nan = np.isnan(values)
+        if int(np.count_nonzero(nan)) != empty_cells or nan[:, d:].any() \
+                or np.isinf(values).any():
+            return None
+    elif not np.isfinite(values).all():
+        return None
+    if lay.weight_col is not None and (values[:, d] < 0).any():
         return None
     if text is not None:
         text = np.char.strip(text)
