@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.runs import atomicio
-from nnlearn.runs.config import dump_config, resolve, yaml_load
 from nnlearn.data import (
     FeatureEncoder,
     LabelEncoder,
@@ -40,13 +38,21 @@ from nnlearn.data import (
     split_indices,
 )
 from nnlearn.errors import ConfigError, DataError, DivergedError, NnlearnError, TrainingInterrupted
-from nnlearn.runs.metrics import classification_metrics, regression_metrics
-from nnlearn.runs.model import Model
-from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
+from nnlearn.runs import atomicio
+from nnlearn.runs.config import dump_config, resolve, yaml_load
+from nnlearn.runs.metrics import classification_metrics, regression_metrics
+from nnlearn.runs.model import Model
+from nnlearn.runs.modelfile import (
+    load_arrays,
+    load_model,
+    model_from_arrays,
+    save_arrays,
+    save_model,
+)
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -128,9 +134,9 @@ def _targets(task: str, table: Table, encoder: LabelEncoder | None,
 
 
 def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
-    """``model.inputs(X)`` for the encoded rows X (n, d) of ``table``, refusing a value that stops being
-    finite on the way (a float32 network, or data far outside the training range): it would
-    only turn into NaN outputs."""
+    """``model.inputs(X)`` for the encoded rows X (n, d) of ``table``, refusing a value that
+    stops being finite on the way (a float32 network, or data far outside the training range):
+    it would only turn into NaN outputs."""
     with np.errstate(over="ignore", invalid="ignore"):
         x = model.inputs(X)
     bad = ~np.isfinite(x)
