@@ -1,21 +1,29 @@
-"""How fast and how lean is nnlearn's CSV reader? Compared with pandas (C engine) and np.loadtxt.
+"""How fast and how lean is nnlearn's CSV reader? Its two parsers against pandas and np.loadtxt.
 
-Writes a CSV of N rows x 21 numeric columns (20 features + an integer class label ``y``) into a
-temporary folder, then loads it with each reader in a FRESH subprocess -- interleaved, several
-rounds -- and reports the median wall time of the load call (imports excluded) and the median
-peak resident memory of the process (``ru_maxrss``, imports included; the interpreter with
-numpy alone is reported as the baseline). Subprocesses keep the readers from sharing a heap.
+Writes two files into a temporary folder (never into the repository):
 
-    python benchmarks/csv_speed.py                  # 1,000,000 rows, '%.6f' cells, 5 rounds
-    python benchmarks/csv_speed.py --format repr    # shortest round-trip floats (pandas.to_csv)
-    python benchmarks/csv_speed.py --format sci     # '%.18e', np.savetxt's default
-    python benchmarks/csv_speed.py --rows 200000 --rounds 3 --check
-    python benchmarks/csv_speed.py --csv my.csv     # an existing file (its target column: y)
-    python benchmarks/csv_speed.py --threads 1      # read_csv on one thread (default: all CPUs)
+* ``wide``: 1,000,000 rows x 21 columns, 20 '%.6f' features (scaled per column) + a 3-class
+  integer label ``y``;
+* ``mnist``: 60,000 rows x 785 columns shaped like MNIST's CSV: a label, then 784 pixels that
+  are 0 four times in five and an integer 1..255 otherwise.
 
-``--check`` exits with status 1 unless read_csv takes <= 2x pandas' time and peaks below
-pandas' memory. pandas is optional (``pip install pandas``); without it only np.loadtxt is
-compared.
+Then loads each file with every reader in a FRESH subprocess -- interleaved, several rounds, so
+that a busy machine slows all readers alike -- and reports the median wall time of the load
+call (imports excluded) and its peak memory: the growth of the process's peak resident size
+(``VmHWM``) during the load, next to the size of the arrays it returns.
+
+Readers: ``default`` is ``read_csv`` without extras (np.loadtxt inside), ``fast`` is
+``read_csv`` with pyarrow (all CPUs), ``fast-1t`` the same on one thread, ``pandas`` is
+``pd.read_csv(engine="c")`` and ``loadtxt`` is ``np.loadtxt`` of every column.
+
+    python benchmarks/csv_speed.py                     # both files, 3 rounds
+    python benchmarks/csv_speed.py --shape mnist --rounds 5
+    python benchmarks/csv_speed.py --rows 200000 --check
+
+Targets (``--check`` exits 1 when one is missed): fast <= 1.0x pandas' time; default <= 1.5x
+np.loadtxt's; the peak memory of default and fast <= 2x the arrays they return. pandas and
+pyarrow are optional (``pip install 'nnlearn[bench,fast]'``); without them their rows are
+skipped.
 """
 
 from __future__ import annotations
@@ -33,82 +41,87 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Each reader runs in its own interpreter: time the call alone, then read the peak RSS.
+# Each reader runs in its own interpreter: imports first, then time the call alone and read
+# how much the peak resident size grew.
 RUNNER = r"""
 import json, resource, sys, time
 import numpy as np
-which, path, threads = sys.argv[1], sys.argv[2], sys.argv[3]
-if which == "nnlearn":
+which, path, target = sys.argv[1:4]
+if which in ("default", "fast", "fast-1t"):
+    import nnlearn.data.reader as reader
     from nnlearn.data import read_csv
-    threads = None if threads == "auto" else int(threads)
-    load = lambda: read_csv(path, target="y", threads=threads)
+    if which == "default":
+        reader._has_arrow = lambda: False
+    else:
+        import pyarrow, pyarrow.csv
+        if which == "fast-1t":
+            pyarrow.set_cpu_count(1)
+            pyarrow.set_io_thread_count(1)
+    load = lambda: read_csv(path, target=target)
+    size = lambda t: t.X.nbytes + t.y.nbytes
 elif which == "pandas":
     import pandas as pd
     load = lambda: pd.read_csv(path, engine="c")
-elif which == "loadtxt":
-    load = lambda: np.loadtxt(path, delimiter=",", skiprows=1)
+    size = lambda df: int(df.memory_usage(index=False).sum())
 else:
-    load = lambda: None
+    load = lambda: np.loadtxt(path, delimiter=",", skiprows=1)
+    size = lambda a: a.nbytes
+def peak_kib():
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forked parent across exec
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kib()
 t0 = time.perf_counter()
 result = load()
 seconds = time.perf_counter() - t0
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024}))
+peak = peak_kib()
+print(json.dumps({"seconds": seconds, "extra_mb": (peak - before) / 1024,
+                  "result_mb": size(result) / 2**20}))
 """
 
-FORMATS = {"fixed": "%.6f", "repr": None, "sci": "%.18e"}
+SHAPES = {"wide": ("y", 1_000_000), "mnist": ("label", 60_000)}
 
 
-def write_csv(path: str, rows: int, fmt: str, seed: int = 0) -> None:
-    """N x 20 standard-normal features (scaled per column) + a 3-class integer label."""
+def write_wide(path: str, rows: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     scales = 10.0 ** rng.integers(-2, 3, 20)
     with open(path, "w", newline="\n") as fh:
         fh.write(",".join([f"f{i}" for i in range(20)] + ["y"]) + "\n")
         for start in range(0, rows, 50_000):
             n = min(50_000, rows - start)
-            X = rng.standard_normal((n, 20)) * scales
-            y = rng.integers(0, 3, n)
-            if FORMATS[fmt] is None:
-                lines = (
-                    ",".join(map(repr, row)) + f",{label}\n"
-                    for row, label in zip(X.tolist(), y.tolist())
-                )
-                fh.writelines(lines)
-            else:
-                block = np.column_stack([X, y])
-                np.savetxt(fh, block, delimiter=",", fmt=[FORMATS[fmt]] * 20 + ["%d"])
+            block = np.column_stack([rng.standard_normal((n, 20)) * scales,
+                                     rng.integers(0, 3, n)])
+            np.savetxt(fh, block, delimiter=",", fmt=["%.6f"] * 20 + ["%d"])
 
 
-def run(which: str, path: str, threads: int | None = None) -> dict:
+def write_mnist(path: str, rows: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="\n") as fh:
+        fh.write(",".join(["label"] + [f"pixel{i}" for i in range(784)]) + "\n")
+        for start in range(0, rows, 5_000):
+            n = min(5_000, rows - start)
+            pixels = rng.integers(1, 256, (n, 784)) * (rng.random((n, 784)) < 0.2)
+            np.savetxt(fh, np.column_stack([rng.integers(0, 10, n), pixels]), delimiter=",",
+                       fmt="%d")
+
+
+def run(which: str, path: str, target: str) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(
-        [sys.executable, "-c", RUNNER, which, path, "auto" if threads is None else str(threads)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    out = subprocess.run([sys.executable, "-c", RUNNER, which, path, target],
+                         capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _cpu_times() -> list[int] | None:
-    """The machine's CPU time counters (Linux /proc/stat), to tell how much a virtual machine's
-    host took away ("steal") while the benchmark ran."""
+def available(module: str) -> bool:
     try:
-        with open("/proc/stat") as fh:
-            return [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-
-
-def _steal(before: list[int] | None) -> str:
-    after = _cpu_times()
-    if before is None or after is None or len(after) < 8:
-        return "unknown"
-    delta = [b - a for a, b in zip(before, after)]
-    return f"{100 * delta[7] / max(1, sum(delta[:8])):.0f}%"
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _load() -> str:
@@ -118,88 +131,71 @@ def _load() -> str:
         return "unknown"
 
 
-def have_pandas() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def bench(path: str, target: str, readers: list[str], rounds: int) -> dict[str, tuple]:
+    results: dict[str, list[dict]] = {r: [] for r in readers}
+    for i in range(rounds):
+        for which in readers:  # interleaved, so drifting machine load hits all alike
+            results[which].append(run(which, path, target))
+        print(f"  round {i + 1}: "
+              + "  ".join(f"{w} {results[w][-1]['seconds']:.2f}s" for w in readers), flush=True)
+    return {w: (statistics.median(r["seconds"] for r in rs),
+                statistics.median(r["extra_mb"] for r in rs), rs[0]["result_mb"])
+            for w, rs in results.items()}
+
+
+def report(med: dict[str, tuple]) -> bool:
+    print(f"  {'reader':8s} {'median s':>9s} {'peak +MiB':>10s} {'result MiB':>11s} "
+          f"{'peak/result':>12s}")
+    for w, (sec, extra, result) in med.items():
+        print(f"  {w:8s} {sec:9.2f} {extra:10.0f} {result:11.0f} {extra / result:12.2f}")
+    ok = True
+    checks = []
+    if "fast" in med and "pandas" in med:
+        checks.append(("fast / pandas time", med["fast"][0] / med["pandas"][0], 1.0))
+    if "loadtxt" in med:
+        checks.append(("default / loadtxt time", med["default"][0] / med["loadtxt"][0], 1.5))
+    for w in ("default", "fast"):
+        if w in med:
+            checks.append((f"{w} peak / result", med[w][1] / med[w][2], 2.0))
+    for name, ratio, target in checks:
+        met = ratio <= target
+        ok &= met
+        print(f"  {name:24s} x{ratio:.2f}  (target <= {target:g}: {'met' if met else 'MISSED'})")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--format", choices=sorted(FORMATS), default="fixed")
-    ap.add_argument("--csv", help="time this existing file instead (target column 'y')")
-    ap.add_argument("--no-loadtxt", action="store_true", help="skip np.loadtxt (the slowest)")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the targets are missed")
-    ap.add_argument("--threads", type=int, help="read_csv(threads=...) (default: all CPUs)")
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--shape", choices=[*SHAPES, "both"], default="both")
+    ap.add_argument("--rows", type=int, help="rows (default: 1,000,000 wide, 60,000 mnist)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args(argv)
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()} at the start")
-    cpu_start = _cpu_times()
-
-    readers = ["nnlearn"]
-    if have_pandas():
-        readers.append("pandas")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}; load average {_load()}; cpus {os.cpu_count()}")
+    readers = ["default"]
+    if available("pyarrow.csv"):
+        readers += ["fast", "fast-1t"]
     else:
-        print("pandas not installed: comparing with np.loadtxt only")
-    if not args.no_loadtxt:
-        readers.append("loadtxt")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.csv:
-            path = args.csv
-            print(
-                f"timing {path} ({os.path.getsize(path) / 2**20:.0f} MiB); cpus: {os.cpu_count()}"
-            )
-        else:
-            path = os.path.join(tmp, "bench.csv")
-            t0 = time.perf_counter()
-            write_csv(path, args.rows, args.format)
-            print(
-                f"wrote {args.rows:,} rows x 21 columns ({args.format}), "
-                f"{os.path.getsize(path) / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s; "
-                f"cpus: {os.cpu_count()}"
-            )
-        baseline = run("baseline", path)["peak_mb"]
-        results: dict[str, list[dict]] = {r: [] for r in readers}
-        for i in range(args.rounds):
-            for which in readers:  # interleaved, so drifting machine load hits all alike
-                results[which].append(run(which, path, args.threads))
-            print(
-                f"round {i + 1}: "
-                + "  ".join(f"{w} {results[w][-1]['seconds']:.2f}s" for w in readers)
-            )
-
-    med = {
-        w: (
-            statistics.median(r["seconds"] for r in rs),
-            statistics.median(r["peak_mb"] for r in rs),
-        )
-        for w, rs in results.items()
-    }
-    print(f"\nload average {_load()} at the end; CPU time stolen by the host: {_steal(cpu_start)}")
-    print(f"python + numpy alone: peak {baseline:.0f} MiB")
-    print(f"{'reader':10s} {'median s':>9s} {'peak MiB':>9s}")
-    for w, (sec, mb) in med.items():
-        print(f"{w:10s} {sec:9.2f} {mb:9.0f}")
+        print("pyarrow not installed: no fast rows")
+    if available("pandas"):
+        readers.append("pandas")
+    readers.append("loadtxt")
     ok = True
-    t_nn, m_nn = med["nnlearn"]
-    if "pandas" in med:
-        t_pd, m_pd = med["pandas"]
-        print(
-            f"\nread_csv / pandas:  time x{t_nn / t_pd:.2f} (target <= 2)   "
-            f"peak memory x{m_nn / m_pd:.2f} (target < 1)"
-        )
-        ok = t_nn <= 2 * t_pd and m_nn < m_pd
-    if "loadtxt" in med:
-        t_lt, m_lt = med["loadtxt"]
-        print(f"read_csv / loadtxt: time x{t_nn / t_lt:.2f}   peak memory x{m_nn / m_lt:.2f}")
-    if args.check and not ok:
-        print("FAILED: read_csv missed its speed or memory target")
-        return 1
-    return 0
+    shapes = list(SHAPES) if args.shape == "both" else [args.shape]
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape in shapes:
+            target, rows = SHAPES[shape]
+            rows = args.rows or rows
+            path = os.path.join(tmp, f"{shape}.csv")
+            (write_wide if shape == "wide" else write_mnist)(path, rows)
+            cols = 21 if shape == "wide" else 785
+            print(f"\n{shape}: {rows:,} rows x {cols} columns, "
+                  f"{os.path.getsize(path) / 2**20:.0f} MiB")
+            ok &= report(bench(path, target, readers, args.rounds))
+            os.remove(path)
+    print(f"\nload average {_load()} at the end")
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

@@ -410,8 +410,8 @@ def _data_for(model, cfg, data: str | None, *, target_required: bool):
             raise NnlearnError("no --data given and the run's config names no data.test file",
                                hint="pass --data CSV")
         data = test
-    features = model.feature_names
-    return read_csv(data, target=model.target, features=features, target_required=target_required)
+    return read_csv(data, target=model.target, target_required=target_required,
+                    **model.read_options())
 
 
 @cli.command("eval", context_settings=CONTEXT)
@@ -513,9 +513,17 @@ def config_show(config_file, overrides):
     Example:
         nnlearn config show configs/iris.yaml --set training.optimizer=adam
     """
+    from nnlearn.runs.run import input_summary
     from nnlearn.runs.show import show_config
 
-    click.echo(show_config(_load_config(config_file, overrides)), nl=False)
+    cfg = _load_config(config_file, overrides)
+    click.echo(show_config(cfg), nl=False)
+    if cfg["data"].get("categorical"):  # otherwise the inputs are the feature columns
+        try:
+            inputs = input_summary(cfg)
+        except NnlearnError as exc:  # the config is still worth showing without its data
+            inputs = f"not known until data.train can be read ({exc})"
+        click.echo(f"# inputs: {inputs}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -544,7 +552,9 @@ def summary(config, overrides, as_json):
     from nnlearn.teach.summary import format_summary, summarize
 
     p = runs.prepare(_load_config(config, overrides))
-    result = summarize(p.model.network, p.model.loss_name)
+    result = summarize(p.model.network, p.model.loss_name,
+                       inputs=p.model.encoding.describe() if p.model.encoding is not None
+                       and p.model.encoding.encodes else None)
     if as_json:
         _print_json(result.to_dict())
     else:

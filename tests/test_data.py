@@ -30,12 +30,17 @@ def write(tmp_path, content, name="d.csv"):
 
 
 def read_slow(path, **kw):
-    """The csv-module reader alone (what the fast path falls back to)."""
+    """The careful csv-module pass alone (what the fast path falls back to)."""
     kw.setdefault("target", None)
     req = csvread._Request(
         kw["target"], kw.get("features"), kw.get("target_required", True), kw.get("weight_column")
     )
-    return csvread._read_slow(path, req)
+    return csvread._read_careful(path, req)
+
+
+def read_fast(path, target, weight_column=None):
+    """The parser library's result, or None when it leaves the file to the careful pass."""
+    return csvread._read_fast(path, csvread._Request(target, None, True, weight_column))
 
 
 def assert_same_table(a, b):
@@ -154,18 +159,18 @@ def test_r_style_quotes_take_the_fast_path(tmp_path):
     rows = [f'{i},{i / 4},"{"ab"[i % 2]}"' for i in range(50)]
     text = '"a","b","y"\n' + "\n".join(rows) + "\n"
     p = write(tmp_path, text)
-    with open(p, "rb") as fh:
-        fast = csvread._read_fast(p, fh, csvread._Request("y", None, True, None))
+    fast = read_fast(p, "y")
     assert fast is not None, "quotes around whole fields need no csv module"
     assert_same_table(fast, read_slow(p, target="y"))
     assert fast.y.tolist()[:3] == ["a", "b", "a"]
 
 
 @pytest.mark.parametrize("cell", ['"a""b"', '"a,b"', '"a"b', 'a"b"', ' "ab"', '"a\nb"', '"ab" '])
-def test_other_quoting_goes_to_the_csv_module(tmp_path, cell):
+def test_other_quoting_reads_as_the_csv_module_reads_it(tmp_path, cell):
     p = write(tmp_path, f"a,y\n1,{cell}\n2,z\n")
-    with open(p, "rb") as fh:
-        assert csvread._read_fast(p, fh, csvread._Request("y", None, True, None)) is None
+    fast = read_fast(p, "y")
+    if fast is not None:
+        assert_same_table(fast, read_slow(p, target="y"))
     assert_same_table(read_csv(p, target="y"), read_slow(p, target="y"))
 
 
@@ -257,15 +262,14 @@ def test_fast_and_slow_paths_agree(tmp_path):
         rows.append(",".join(cells + [f"c{i % 3}", f"{abs(row[0]):.2f}"]))
     text = "a,b,c,d,y,w\n" + "\n".join(rows) + "\n"
     p = write(tmp_path, text)
-    with open(p, "rb") as fh:
-        fast = csvread._read_fast(p, fh, csvread._Request("y", None, True, "w"))
+    fast = read_fast(p, "y", "w")
     assert fast is not None, "this clean file must take the fast path"
     slow = read_slow(p, target="y", weight_column="w")
     assert_same_table(fast, slow)
     assert_same_table(read_csv(p, target="y", weight_column="w"), slow)
 
 
-def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
+def test_scanning_in_small_blocks_gives_the_same_table(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((3000, 3))
     lines = ["a,b,c,y"] + [
@@ -274,10 +278,8 @@ def test_many_chunks_and_threads_give_the_same_table(tmp_path, monkeypatch):
     lines[1500] = ""  # a blank line inside some chunk
     p = write(tmp_path, "\n".join(lines) + "\n")
     whole = read_csv(p, target="y")
-    monkeypatch.setattr(csvread, "_CHUNK_BYTES", 1000)
-    for threads in (1, 2):
-        monkeypatch.setattr(csvread, "_threads_worth_using", lambda n=threads: n)
-        assert_same_table(read_csv(p, target="y"), whole)
+    monkeypatch.setattr(csvread, "_SCAN_BYTES", 1000)
+    assert_same_table(read_csv(p, target="y"), whole)
     assert whole.lines[1498:1500].tolist() == [1500, 1502]  # around the blank line 1501
     assert_same_table(whole, read_slow(p, target="y"))
 
@@ -424,8 +426,7 @@ def test_first_problem_is_reported(tmp_path):
     assert e.column == "a"
 
 
-def test_error_line_is_exact_deep_in_a_big_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(csvread, "_CHUNK_BYTES", 4096)
+def test_error_line_is_exact_deep_in_a_big_file(tmp_path):
     rows = [f"{i},{i * 0.5},c{i % 2}" for i in range(20000)]
     rows[15321] = "7,1e999,c1"
     e = raises(tmp_path, "a,b,y\n" + "\n".join(rows) + "\n")

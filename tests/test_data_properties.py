@@ -26,13 +26,13 @@ SETTINGS = settings(
 
 @contextlib.contextmanager
 def small_chunks(n_bytes):
-    """Force the fast reader to cut the file into many chunks (and exercise the thread pool)."""
-    saved = csvread._CHUNK_BYTES
-    csvread._CHUNK_BYTES = n_bytes
+    """Make the fast reader's scan read the file in many small blocks."""
+    saved = csvread._SCAN_BYTES
+    csvread._SCAN_BYTES = n_bytes
     try:
         yield
     finally:
-        csvread._CHUNK_BYTES = saved
+        csvread._SCAN_BYTES = saved
 
 
 def write(tmp_path, raw: bytes):
@@ -158,6 +158,6 @@ def test_parsed_values_equal_float_of_each_cell(tmp_path, case, chunk):
     assert np.array_equal(t.X.view(np.int64), expected.view(np.int64)), (t.X, expected)
     assert t.y.tolist() == labels
     assert t.lines.tolist() == list(range(2, 2 + len(labels)))
-    slow = csvread._read_slow(path, csvread._Request("label", None, True, None))
+    slow = csvread._read_careful(path, csvread._Request("label", None, True, None))
     assert np.array_equal(slow.X.view(np.int64), t.X.view(np.int64))
     assert slow.y.tolist() == labels

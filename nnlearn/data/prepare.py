@@ -6,15 +6,9 @@ Everything after reading works on arrays: :func:`infer_task`, :class:`LabelEncod
 :func:`regression_targets`, :class:`Standardizer`, :func:`split_indices`, :func:`minibatches`,
 :func:`class_weights_balanced`.
 
-Reading lives in two modules of its own, and ``read_csv`` and ``Table`` are re-exported here so
-that callers import everything from ``nnlearn.data``:
-
-* :mod:`nnlearn.data.reader` -- ``read_csv`` and ``Table``: header and column selection, the chunked
-  fast path, and the ``csv``-module slow path that reports the first problem by line and column;
-* :mod:`nnlearn.data.fastparse` -- the vectorised bytes -> float64 parser the fast path runs on.
-
-Target cells are judged by the same number grammar, and converted by the same parser, as
-feature cells (the grammar is stated in :mod:`nnlearn.data.reader`).
+Reading lives in :mod:`nnlearn.data.reader` (``read_csv`` and ``Table``, re-exported here so
+that callers import everything from ``nnlearn.data``). Target cells are judged by the same
+number grammar, and rounded the same way, as feature cells (the grammar is stated there).
 """
 
 from __future__ import annotations
@@ -24,8 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from nnlearn.data.fastparse import parse_numbers
-from nnlearn.data.reader import _CELL_SPACE, _NUMBER_RE, Table, _cell_number, _shown, read_csv
+from nnlearn.data.reader import _NUMBER_RE, Table, _cell_number, _shown, parse_numbers, read_csv
 from nnlearn.errors import ConfigError, DataError
 
 __all__ = [
@@ -248,7 +241,7 @@ def _is_non_finite_number(text: str) -> bool:
 
 
 def _loose_float(cell: str) -> float:
-    text = cell.strip(_CELL_SPACE)
+    text = cell.strip()
     if _NUMBER_RE.fullmatch(text):
         return float(text)
     return math.nan  # never equal to a class value, so it is reported as unseen

@@ -3,74 +3,55 @@
 ``read_csv`` and ``Table`` are re-exported by :mod:`nnlearn.data`, which is where callers import
 them from. Columns are selected by name; rows are samples.
 
-How a CSV file is read
-----------------------
-Two readers share one contract and one number grammar.
+What the reader accepts
+-----------------------
+UTF-8 text (an optional BOM), LF or CRLF line endings, comma separated, a header line naming
+every column, then one line per sample; fields may be quoted with ``"`` (``""`` inside quotes is
+a quote). Blank lines are skipped. A numeric cell is, after stripping whitespace,
+``[+-]?(digits[.[digits]] | .digits)([eE][+-]?digits)?`` -- what ``float()`` accepts minus
+``nan``/``inf`` spellings, underscores and non-ASCII digits -- and is rounded exactly as
+``float()`` rounds it. Text cells (the target, categorical columns) are stripped of whitespace.
 
-* The **fast path** reads the file in chunks of whole lines and converts every numeric cell of a
-  chunk with vectorised numpy arithmetic (:mod:`nnlearn.data.fastparse`). It only accepts chunks it
-  can prove are clean: quotes only around whole fields without commas or newlines inside them
-  (R's ``write.csv`` style), no stray carriage returns, every line with the same
-  number of fields, every numeric cell matching the grammar below and finite. The moment it sees
-  anything else it gives up and the file is read again by
+How a file is read
+------------------
+A parser library does the parsing. Without extras it is numpy's compiled ``np.loadtxt`` (one
+pass for the numeric columns, one for the text columns); with ``pip install 'nnlearn[fast]'``
+it is ``pyarrow.csv`` (multi-threaded, one pass). Before either runs, :func:`_scan` reads the
+file once in large blocks to learn what the parsers do not say: how many lines there are (so
+every row's line number is known when the parser returns one row per line), whether it is
+valid UTF-8, whether some line has a stray carriage return, and for np.loadtxt how many commas
+there are (so a row with extra fields is noticed even when only some columns are parsed).
 
-* the **slow path**: the ``csv`` module, row by row, whose job is to parse what the fast path
-  cannot (quoted fields) and otherwise to find the FIRST problem in the file and report it with
-  its physical line (header = line 1) and column name.
-
-Both produce bit-identical results on files both accept (the tests check this).
-
-A numeric cell is, after stripping spaces and tabs, ``[+-]?(digits[.[digits]] | .digits)
-([eE][+-]?digits)?`` -- what ``float()`` accepts minus ``nan``/``inf`` spellings, underscores
-and non-ASCII digits. Values are rounded correctly (identical to ``float()``).
-
-Why it is shaped like this (speed and memory)
----------------------------------------------
-The fast path never holds the file in memory: it allocates ``X`` once, for the rows the first
-chunk's line lengths predict and a margin (memory never written costs nothing), and fills it
-chunk by chunk (512 KiB, so the temporaries stay in cache). Each
-chunk is parsed by a fixed number of whole-array numpy operations -- no Python loop over rows
-or cells -- and several chunks are parsed at once on threads (numpy releases the GIL inside its
-loops; 1 MiB chunks then, so the threads wait less for each other), at most ``threads`` of them
-(:func:`_thread_budget`). Results are used in file order, so the table, and the first error
-reported, are the same for any number of threads. Freed temporaries are kept by the allocator
-rather than faulted in afresh for every chunk (:func:`_keep_freed_memory`). Peak memory is
-about the output plus a few chunks, well under pandas'. ``benchmarks/csv_speed.py`` measures
-all of this against pandas.
+If anything is off -- the parser refuses a cell, a value is not finite, a target cell is empty,
+the counts disagree -- the fast result is dropped and :func:`_read_careful` reads the file
+again with the ``csv`` module, row by row, converting each cell with ``float()``. That pass is
+the reference: it either returns the table (files with multi-line quoted fields or blank lines
+in the middle are read this way) or reports the FIRST problem in the file, by line and column.
+Both parsers give tables identical to its own, bit for bit (the tests check this).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import itertools
 import math
-import numbers
 import os
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlearn.data.fastparse import Parsed, Unclean, parse_chunk, parse_numbers
 from nnlearn.errors import DataError
 
 __all__ = ["Table", "read_csv"]
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_CELL_SPACE = " \t"  # what is stripped around a numeric cell (the fast path agrees)
-_CHUNK_BYTES = 1 << 19  # fast path chunk: 512 KiB keeps the temporary arrays in cache ...
-_THREADED_CHUNKS = 2  # ... but threads parse chunks 2x larger: fewer, longer numpy calls, so
-# they wait less for each other's GIL (measured on 2 cores: 2 threads 1.1-1.3x faster than 1
-# with 512 KiB chunks, 1.5-1.8x with 1-2 MiB; 2 MiB spills the cache on short numbers)
-_MAX_THREADS = 4  # threads that parse chunks at once, at most (see _thread_budget)
-_MALLOC_WARMUP = 24 << 20  # bytes; see _keep_freed_memory
-_SLOW_BLOCK_ROWS = 8192  # slow path converts numeric cells in blocks of this many rows
+_SCAN_BYTES = 1 << 24  # _scan reads the file in blocks of this many bytes (and to a newline)
 _MAX_SHOWN = 40  # a quoted cell value is cut to this many characters in messages
+_NOT_NUMERIC_HINT = ("list the column in data.categorical to one-hot encode it, or leave it out "
+                     "with data.features")
 
 
 @dataclass
@@ -80,14 +61,17 @@ class Table:
     Attributes:
         path: the file that was read.
         header: every column name, in file order (surrounding whitespace stripped).
-        X: (n, d) float64 feature matrix, columns in the order of ``feature_names``.
-        feature_names: the d feature columns, in the order requested.
+        X: (n, d) float64 matrix of the numeric feature columns, in the order of
+           ``feature_names``. NaN only where a cell was empty and missing values were allowed.
+        feature_names: the d numeric feature columns.
         y: (n,) str array of raw target cells (whitespace stripped), or None when no target was
            requested or it was absent and not required.
         target: the target column name, or None when ``y`` is None.
         lines: (n,) int64 physical line number of each row (header = line 1), so that later
            errors (an unseen label, a bad regression value) can point back into the file.
         weights: (n,) float64 non-negative sample weights, or None.
+        text: categorical column -> (n,) str array of its cells, stripped ("" where empty).
+        columns: every feature column (numeric and categorical), in the order requested.
     """
 
     path: str
@@ -98,15 +82,16 @@ class Table:
     target: str | None
     lines: np.ndarray
     weights: np.ndarray | None
+    text: dict[str, np.ndarray] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            self.columns = list(self.feature_names)
 
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])
-
-
-# --------------------------------------------------------------------------------------------
-# public entry point
-# --------------------------------------------------------------------------------------------
 
 
 def read_csv(
@@ -116,7 +101,8 @@ def read_csv(
     features: list[str] | None = None,
     target_required: bool = True,
     weight_column: str | None = None,
-    threads: int | None = None,
+    categorical: list[str] | tuple[str, ...] = (),
+    allow_missing: bool = False,
 ) -> Table:
     """Read a CSV file with a header line into a :class:`Table`.
 
@@ -124,17 +110,16 @@ def read_csv(
     columns differently or carry extra columns, which are ignored.
 
     Args:
-        path: the CSV file (UTF-8, optional BOM, LF or CRLF line endings, comma separated).
+        path: the CSV file (see the module docstring for what is accepted).
         target: name of the target column, or None for no target.
-        features: feature column names in the order wanted in ``X``; None means every column
-            except ``target`` and ``weight_column``, in file order.
+        features: feature column names in the order wanted; None means every column except
+            ``target`` and ``weight_column``, in file order.
         target_required: when False and the target column is absent, ``y`` is None (predicting
             on unlabeled data) instead of an error.
         weight_column: optional column of non-negative, finite sample weights.
-        threads: at most this many threads parse chunks at once (the result is the same for
-            any number). None: ``$NNLEARN_THREADS``, else the thread count ``--threads`` gives
-            BLAS (``$OMP_NUM_THREADS`` and kin, see :mod:`nnlearn.runs.threads`), else the CPUs
-            this process may run on, at most 4.
+        categorical: feature columns read as text (into ``Table.text``) rather than numbers.
+        allow_missing: empty feature cells become NaN (numeric) or "" (categorical) instead of
+            an error. An empty target or weight cell is always an error.
 
     Raises:
         DataError: the file is missing, unreadable, not UTF-8, empty, malformed, or a selected
@@ -142,19 +127,13 @@ def read_csv(
     """
     spath = os.fspath(path)
     _check_readable(spath)
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
-    ):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    request = _Request(target, features, target_required, weight_column, threads)
+    req = _Request(target, features, target_required, weight_column, tuple(categorical),
+                   allow_missing)
     try:
-        with open(spath, "rb") as fh:
-            table = _read_fast(spath, fh, request)
+        table = _read_fast(spath, req)
     except OSError as exc:
         raise DataError(f"cannot read the file ({exc.strerror or exc})", path=spath) from None
-    if table is None:
-        table = _read_slow(spath, request)
-    return table
+    return table if table is not None else _read_careful(spath, req)
 
 
 def _check_readable(path: str) -> None:
@@ -163,8 +142,8 @@ def _check_readable(path: str) -> None:
     if os.path.isdir(path):
         raise DataError("is a directory, expected a CSV file", path=path)
     if not os.path.isfile(path):
-        # A FIFO or a device: the reader needs to read a file twice (and seek), and opening a
-        # FIFO nobody writes to would block forever.
+        # A FIFO or a device: the reader reads a file more than once, and opening a FIFO
+        # nobody writes to would block forever.
         raise DataError("is not a regular file (a pipe or a device?), expected a CSV file",
                         path=path, hint="Save the data to a file first.")
     if not os.access(path, os.R_OK):
@@ -172,7 +151,7 @@ def _check_readable(path: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# header and column selection (shared by both paths)
+# header and column selection (shared by both passes)
 # --------------------------------------------------------------------------------------------
 
 
@@ -182,7 +161,8 @@ class _Request:
     features: list[str] | None
     target_required: bool
     weight_column: str | None
-    threads: int | None = None
+    categorical: tuple[str, ...] = ()
+    allow_missing: bool = False
 
 
 @dataclass
@@ -190,21 +170,14 @@ class _Layout:
     """Which file columns to read, resolved against one header."""
 
     header: list[str]
-    feature_names: list[str]
-    numeric_cols: np.ndarray  # file indices of numeric columns to parse, ascending
-    feature_slots: np.ndarray  # X[:, i] = parsed[:, feature_slots[i]]
-    weight_slot: int | None  # parsed[:, weight_slot] is the weight column
-    target_col: int | None  # file index of the target column
+    columns: list[str]  # every feature column, in the order requested
+    numeric: list[str]  # the numeric ones, in that order
+    num_cols: list[int]  # file indices of the numeric features, then of the weight column
+    text_cols: list[int]  # file indices of the target (first, if any) and categorical columns
+    weight_col: int | None
+    target_col: int | None
     target: str | None
-
-
-def _parse_header(text: str, path: str) -> list[str]:
-    try:
-        rows = list(csv.reader([text]))
-    except csv.Error as exc:
-        raise DataError(f"cannot parse the header line ({exc})", path=path, line=1) from None
-    names = [c.strip() for c in rows[0]] if rows else []
-    return names
+    categorical: list[str]
 
 
 def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
@@ -213,10 +186,8 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
         if name in seen and name != "":
             raise DataError(
                 f"duplicate column name {name!r} (columns {seen[name] + 1} and {i + 1})",
-                path=path,
-                line=1,
-                hint="Column names must be unique because columns are selected by name.",
-            )
+                path=path, line=1,
+                hint="Column names must be unique because columns are selected by name.")
         seen.setdefault(name, i)
     found = _column_list(header)
 
@@ -226,41 +197,30 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
         if target in seen:
             target_col = seen[target]
         elif req.target_required:
-            raise DataError(
-                f"target column {target!r} not found; columns found: {found}",
-                path=path,
-                line=1,
-                hint="Set the target column name to one of the columns in the header.",
-            )
+            raise DataError(f"target column {target!r} not found; columns found: {found}",
+                            path=path, line=1,
+                            hint="Set the target column name to one of the columns in the header.")
         else:
             target = None
 
     weight_col: int | None = None
     if req.weight_column is not None:
         if req.weight_column not in seen:
-            raise DataError(
-                f"weight column {req.weight_column!r} not found; columns found: {found}",
-                path=path,
-                line=1,
-            )
+            raise DataError(f"weight column {req.weight_column!r} not found; columns found: "
+                            f"{found}", path=path, line=1)
         weight_col = seen[req.weight_column]
         if req.weight_column == req.target:
-            raise DataError(
-                f"column {req.weight_column!r} cannot be both the target and the weights",
-                path=path,
-            )
+            raise DataError(f"column {req.weight_column!r} cannot be both the target and the "
+                            "weights", path=path)
 
     if req.features is None:
         excluded = {req.target, req.weight_column}
         names = [h for h in header if h not in excluded]
         if "" in names:
             raise DataError(
-                f"column {names.index('') + 1} has an empty name in the header",
-                path=path,
-                line=1,
-                hint="Name every column, or list the feature columns explicitly "
-                "(a pandas index column saved without a name looks like this).",
-            )
+                f"column {names.index('') + 1} has an empty name in the header", path=path,
+                line=1, hint="Name every column, or list the feature columns explicitly "
+                "(a pandas index column saved without a name looks like this).")
     else:
         names = [str(f) for f in req.features]
         dups = sorted({f for f in names if names.count(f) > 1})
@@ -268,36 +228,30 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
             raise DataError(f"feature columns listed more than once: {dups}", path=path)
         missing = [f for f in names if f not in seen]
         if missing:
-            raise DataError(
-                f"feature column(s) {missing} not found; columns found: {found}",
-                path=path,
-                line=1,
-            )
+            raise DataError(f"feature column(s) {missing} not found; columns found: {found}",
+                            path=path, line=1)
         for special, what in ((req.target, "target"), (req.weight_column, "weight")):
             if special is not None and special in names:
-                raise DataError(
-                    f"column {special!r} is listed as a feature and is also the {what} column",
-                    path=path,
-                )
+                raise DataError(f"column {special!r} is listed as a feature and is also the "
+                                f"{what} column", path=path)
     if not names:
-        raise DataError(
-            "no feature columns to read"
-            + (f" (the only columns are {found})" if req.features is None else ""),
-            path=path,
-        )
-
-    feat_cols = [seen[n] for n in names]
-    wanted = sorted(set(feat_cols) | ({weight_col} if weight_col is not None else set()))
-    slot_of = {c: i for i, c in enumerate(wanted)}
+        raise DataError("no feature columns to read"
+                        + (f" (the only columns are {found})" if req.features is None else ""),
+                        path=path)
+    stray = [c for c in req.categorical if c not in names]
+    if stray:
+        raise DataError(f"categorical column(s) {stray} are not among the feature columns "
+                        f"{_column_list(names)}", path=path, line=1,
+                        hint="data.categorical lists feature columns (see data.features)")
+    cats = set(req.categorical)
+    numeric = [n for n in names if n not in cats]
+    categorical = [n for n in names if n in cats]
     return _Layout(
-        header=list(header),
-        feature_names=names,
-        numeric_cols=np.asarray(wanted, dtype=np.int64),
-        feature_slots=np.asarray([slot_of[c] for c in feat_cols], dtype=np.int64),
-        weight_slot=slot_of[weight_col] if weight_col is not None else None,
-        target_col=target_col,
-        target=target,
-    )
+        header=list(header), columns=names, numeric=numeric,
+        num_cols=[seen[n] for n in numeric] + ([weight_col] if weight_col is not None else []),
+        text_cols=([target_col] if target_col is not None else [])
+        + [seen[n] for n in categorical],
+        weight_col=weight_col, target_col=target_col, target=target, categorical=categorical)
 
 
 def _column_list(header: list[str]) -> str:
@@ -310,234 +264,206 @@ def _shown(cell: str) -> str:
     return repr(cell if len(cell) <= _MAX_SHOWN else cell[:_MAX_SHOWN] + "...")
 
 
+def _table(path: str, lay: _Layout, values: np.ndarray, text: np.ndarray | None,
+           lines: np.ndarray) -> Table:
+    """Assemble a Table from the parsed numeric columns (``lay.num_cols`` order) and text
+    columns (``lay.text_cols`` order)."""
+    d = len(lay.numeric)
+    has_target = lay.target_col is not None
+    cats = {}
+    for j, name in enumerate(lay.categorical):
+        cats[name] = text[:, j + has_target]
+    return Table(
+        path=path, header=lay.header, X=values[:, :d] if values.shape[1] > d else values,
+        feature_names=lay.numeric, y=text[:, 0] if has_target else None, target=lay.target,
+        lines=lines, weights=values[:, d].copy() if lay.weight_col is not None else None,
+        text=cats, columns=lay.columns)
+
+
 # --------------------------------------------------------------------------------------------
-# fast path
+# fast: a parser library, after a scan that tells whether its result can be trusted
 # --------------------------------------------------------------------------------------------
 
 
-def _read_fast(path: str, fh: io.BufferedReader, req: _Request) -> Table | None:
-    """Read a clean file chunk by chunk; None means "let the slow path read (and judge) it".
+def _read_fast(path: str, req: _Request) -> Table | None:
+    """A table from the parser library, or None: "let the careful pass read (and judge) it"."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+        try:
+            header_text = first.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            return None
+        if not header_text.strip() or "\r" in header_text or "\x00" in header_text \
+                or header_text.count('"') % 2:
+            return None  # empty, or a header the csv module must parse (and judge)
+        try:
+            header = [c.strip() for c in next(csv.reader([header_text]))]
+        except csv.Error:
+            return None
+        lay = _resolve_columns(header, req, path)
+        arrow = _has_arrow()  # pyarrow checks the number of fields itself; np.loadtxt does not
+        rows = _scan(fh, None if arrow else len(header))
+    if not rows:
+        return None  # something the parsers would misread, or no rows: the careful pass says
+    parsed = _parse_arrow(path, lay, len(header), rows) if arrow else \
+        _parse_numpy(path, lay, rows)
+    if parsed is None:
+        return None
+    values, text, empty_cells = parsed
+    d = len(lay.numeric)
+    if empty_cells and not req.allow_missing:
+        return None
+    if empty_cells:
+        # NaN must come from the empty feature cells only (not from a cell spelled "nan", nor
+        # from an empty weight), and no value may be infinite
+        nan = np.isnan(values)
+        if int(np.count_nonzero(nan)) != empty_cells or nan[:, d:].any() \
+                or np.isinf(values).any():
+            return None
+    elif not np.isfinite(values).all():
+        return None
+    if lay.weight_col is not None and (values[:, d] < 0).any():
+        return None
+    if text is not None:
+        text = np.char.strip(text)
+        empty = text == ""
+        if req.allow_missing:
+            empty[:, 1 if lay.target_col is not None else 0:] = False
+        if empty.any():
+            return None
+    return _table(path, lay, values, text, np.arange(2, rows + 2, dtype=np.int64))
 
-    Peak memory is the output arrays plus a few chunk-sized temporaries: the file is never held
-    in memory whole. ``X`` is allocated once, for a few more rows than the first chunk's line
-    lengths predict (:func:`_rows_estimate`), and trimmed at the end.
-    """
-    first = fh.readline()
-    if first.startswith(b"\xef\xbb\xbf"):
-        first = first[3:]
-    if not first.strip() or b"\x00" in first:
-        return None  # empty file, a blank first line or a NUL: the slow path explains
+
+def _scan(fh: io.BufferedReader, n_fields: int | None) -> int | None:
+    """Read the rest of the file (after the header) and return the number of its lines up to
+    the last one with data, or None when the file is one the parsers could misread: not
+    UTF-8, a NUL byte, a carriage return that does not end a line, or (``n_fields`` given, for
+    a parser that only looks at some columns) a comma count that is not n_fields - 1 per line.
+
+    The parsers skip blank lines and join the lines of a multi-line quoted field, so either
+    shows up as fewer rows parsed than lines counted here: the careful pass then reads the
+    file (and numbers its rows by line)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = commas = 0
+    rows_end = 0  # newlines before the last byte of the last data line, plus one
+    while True:
+        chunk = fh.read(_SCAN_BYTES)
+        if not chunk:
+            break
+        chunk += fh.readline()  # end on a newline, so that "\r\n" is never cut in two
+        try:
+            if not chunk.isascii():
+                decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return None
+        if b"\x00" in chunk or (b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n")):
+            return None
+        end = _data_end(chunk)
+        inside = chunk.count(b"\n", 0, end)
+        if end:
+            rows_end = newlines + inside + 1
+        newlines += inside + chunk.count(b"\n", end)
+        if n_fields is not None:
+            commas += chunk.count(b",")
     try:
-        header_text = first.decode("utf-8").rstrip("\r\n")
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
-    if "\r" in header_text or (header_text.count('"') % 2):
+    if n_fields is not None and commas != rows_end * (n_fields - 1):
+        return None  # a row with more or fewer fields, or commas inside quotes
+    return rows_end
+
+
+def _data_end(chunk: bytes) -> int:
+    """Length of ``chunk`` without its trailing whitespace (0: all whitespace), without
+    copying the whole chunk as ``rstrip`` would."""
+    tail = chunk[-4096:]
+    kept = len(tail.rstrip(b" \t\r\n"))
+    if kept == 0 and len(tail) < len(chunk):
+        return len(chunk.rstrip(b" \t\r\n"))
+    return len(chunk) - len(tail) + kept
+
+
+def _has_arrow() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_Parsed = tuple[np.ndarray, "np.ndarray | None", int]  # numbers, text, how many were empty
+
+
+def _parse_numpy(path: str, lay: _Layout, rows: int) -> _Parsed | None:
+    """np.loadtxt, once for the numeric columns, once for the text columns. It refuses empty
+    numeric cells, so a file with missing values is read by the careful pass."""
+    opts = {"delimiter": ",", "skiprows": 1, "comments": None, "quotechar": '"', "ndmin": 2,
+            "encoding": "utf-8"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = (np.loadtxt(path, dtype=np.float64, usecols=lay.num_cols, **opts)
+                      if lay.num_cols else np.empty((rows, 0)))
+            text = (np.loadtxt(path, dtype=str, usecols=lay.text_cols, **opts)
+                    if lay.text_cols else None)
+    except (ValueError, UnicodeError, OverflowError, TypeError):
+        return None  # a cell it cannot convert, a short row, ...: the careful pass words it
+    if values.shape[0] != rows or (text is not None and text.shape[0] != rows):
         return None
-    header = _parse_header(header_text, path)
-    layout = _resolve_columns(header, req, path)
-    ncols = len(header)
+    return values, text, 0
 
-    body_bytes = os.fstat(fh.fileno()).st_size - fh.tell()
-    _keep_freed_memory()
-    threads = _thread_budget(req.threads)
-    chunks = _chunks(fh, _CHUNK_BYTES if threads == 1 else _CHUNK_BYTES * _THREADED_CHUNKS)
-    head = next(chunks, None)
-    if head is None:
-        return None  # header only: the slow path words the error
-    capacity = _rows_estimate(head, body_bytes)
-    X = np.empty((capacity, len(layout.feature_names)), dtype=np.float64)
-    lines = np.empty(capacity, dtype=np.int64)
-    weights = np.empty(capacity, dtype=np.float64) if layout.weight_slot is not None else None
-    y_parts: list[np.ndarray] = []
-    job = partial(
-        parse_chunk,
-        ncols=ncols,
-        numeric_cols=layout.numeric_cols,
-        target_col=layout.target_col,
-        weight_slot=layout.weight_slot,
-    )
-    identity = layout.feature_slots.size == layout.numeric_cols.size and bool(
-        (layout.feature_slots == np.arange(layout.numeric_cols.size)).all()
-    )
-    n = 0
-    next_line = 2
+
+def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int) -> _Parsed | None:
+    """pyarrow.csv, streaming record batches into one preallocated matrix (so the peak is the
+    result plus a few batches, not two copies of it)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(n_fields)]
+    num = [names[i] for i in lay.num_cols]
+    txt = [names[i] for i in lay.text_cols]
+    types = {**{n: pa.float64() for n in num}, **{n: pa.string() for n in txt}}
+    convert = pacsv.ConvertOptions(column_types=types, include_columns=num + txt,
+                                   null_values=[""], strings_can_be_null=False,
+                                   quoted_strings_can_be_null=False)
+    values = np.empty((rows, len(num)))
+    strings: list[list] = [[] for _ in txt]
+    n = empty_cells = 0
     try:
-        for rows, values, strings, kept, n_physical in _map_in_order(
-            job, itertools.chain([head], chunks), threads
-        ):
-            if n + rows > capacity:  # the lines got shorter than the first chunk's: grow
-                capacity = max(2 * capacity, n + rows)
-                X, lines = _grow(X, n, capacity), _grow(lines, n, capacity)
-                weights = _grow(weights, n, capacity) if weights is not None else None
-            if rows:
-                if identity:
-                    X[n : n + rows] = values
-                else:
-                    np.take(values, layout.feature_slots, axis=1, out=X[n : n + rows])
-                if weights is not None:
-                    weights[n : n + rows] = values[:, layout.weight_slot]
-                if kept is None:
-                    lines[n : n + rows] = np.arange(next_line, next_line + rows)
-                else:
-                    lines[n : n + rows] = next_line + kept
-                if strings is not None:
-                    y_parts.append(strings)
-                n += rows
-            next_line += n_physical
-    except Unclean:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
+            skip_rows=1, column_names=names, block_size=1 << 20), convert_options=convert)
+        for batch in reader:
+            m = batch.num_rows
+            if n + m > rows:
+                return None
+            if num:
+                block = batch.select(num)
+                nulls = sum(col.null_count for col in block.columns)
+                empty_cells += nulls
+                values[n : n + m] = np.asarray(block.to_tensor(null_to_nan=nulls > 0,
+                                                               row_major=True))
+            for k, name in enumerate(txt):
+                strings[k].append(batch.column(name))
+            n += m
+    except (pa.ArrowException, ValueError):
         return None
-    if n == 0:
-        return None  # header only: the slow path words the error
-    X = _shrink(X, n)
-    lines = _shrink(lines, n)
-    weights = _shrink(weights, n) if weights is not None else None
-    y = None
-    if layout.target_col is not None:
-        y = np.concatenate(y_parts) if len(y_parts) > 1 else y_parts[0]
-    return Table(
-        path=path,
-        header=layout.header,
-        X=X,
-        feature_names=layout.feature_names,
-        y=y,
-        target=layout.target,
-        lines=lines,
-        weights=weights,
-    )
-
-
-def _rows_estimate(chunk: bytes, body_bytes: int) -> int:
-    """Rows to allocate for: the first chunk's lines per byte times the file's bytes, plus a
-    quarter. Memory never written costs nothing (the OS maps a page when it is first written),
-    so overestimating is free, and it spares reading the whole file once just to count lines;
-    if later lines are shorter, the arrays grow (:func:`_grow`)."""
-    newlines = int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
-    return int(max(body_bytes, len(chunk)) * newlines / len(chunk) * 1.25) + 1024
-
-
-def _grow(a: np.ndarray, n: int, capacity: int) -> np.ndarray:
-    """A copy of ``a[:n]`` with room for ``capacity`` rows."""
-    bigger = np.empty((capacity, *a.shape[1:]), dtype=a.dtype)
-    bigger[:n] = a[:n]
-    return bigger
-
-
-def _shrink(a: np.ndarray, n: int) -> np.ndarray:
-    """Cut a preallocated array to n rows in place (no copy), or copy if numpy refuses."""
-    if a.shape[0] == n:
-        return a
-    try:
-        a.resize((n, *a.shape[1:]), refcheck=False)
-        return a
-    except ValueError:  # pragma: no cover - only if the buffer is shared
-        return a[:n].copy()
-
-
-def _chunks(fh: io.BufferedReader, size: int) -> Iterator[bytes]:
-    """The rest of the file in pieces of about ``size`` bytes, each ending with a newline."""
-    rest = b""
-    while True:
-        data = fh.read(size)
-        if not data:
-            if rest:
-                yield rest + b"\n"
-            return
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest += data
-            continue
-        yield b"".join((rest, memoryview(data)[: cut + 1]))  # one copy
-        rest = data[cut + 1 :]
-
-
-def _map_in_order(
-    fn: Callable[[bytes], Parsed], items: Iterator[bytes], threads: int
-) -> Iterator[Parsed]:
-    """fn over items on ``threads`` threads, results in order, few pending at a time.
-
-    numpy releases the GIL inside its loops, so two chunks really are parsed at once; the
-    window bounds memory to a few chunks. Results (and the first exception) come back in item
-    order whatever the thread count, so the table and the error reported never depend on it.
-    """
-    if threads <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending: deque = deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(fn, item))
-                if len(pending) > threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for fut in pending:
-                fut.cancel()
-
-
-def _thread_budget(threads: int | None) -> int:
-    """How many threads parse chunks: ``threads``; else ``$NNLEARN_THREADS``; else the BLAS
-    thread variables, which ``nnlearn train --threads`` and sweep workers set (a process told
-    to use one thread for BLAS should not read with two); else one per CPU. Never more than
-    the CPUs this process may use, nor _MAX_THREADS (beyond that the reader waits on the file
-    and on the GIL rather than computing)."""
-    if threads is None:
-        threads = _threads_from_env()
-    cpus = _threads_worth_using()
-    return max(1, min(threads or cpus, cpus, _MAX_THREADS))
-
-
-#: the variables through which BLAS libraries read their thread count
-ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-            "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def _threads_from_env() -> int | None:
-    """The first positive integer among $NNLEARN_THREADS and the BLAS thread variables."""
-    for name in ("NNLEARN_THREADS", *ENV_VARS):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
-
-def _threads_worth_using() -> int:
-    """The CPUs this process may run on (its affinity mask, where the OS has one): a thread
-    more than that would only take turns with the others.
-
-    A busy machine is no reason to use fewer: measured on 2 cores with another process keeping
-    one busy, 2 threads read as fast as 1 (within 5%), and on an idle machine 1.5-1.8x faster.
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-_freed_memory_kept = False
-
-
-def _keep_freed_memory() -> None:
-    """Allocate and free one untouched _MALLOC_WARMUP-byte block, once per process.
-
-    Why: parsing a chunk allocates a few MiB of numpy temporaries and frees them all. glibc's
-    malloc hands memory at the top of its heap back to the OS as soon as more than twice its
-    "mmap threshold" is free there, and that threshold starts at 128 KiB -- so every chunk
-    would page-fault its temporaries in afresh: measured, 900,000 faults and a third of the
-    time for a 400 MB file. glibc raises the threshold (up to 32 MiB) whenever a block it
-    mmapped is freed, which is what this does, once; from then on the temporaries reuse the
-    same pages (about 1,000 faults). Any numpy program that frees a large array ends up in the
-    same state. Elsewhere (another libc, another OS) it is a harmless malloc and free.
-    """
-    global _freed_memory_kept
-    if not _freed_memory_kept:
-        np.empty(_MALLOC_WARMUP, dtype=np.uint8)  # freed at once; its pages are never touched
-        _freed_memory_kept = True
+    if n != rows:
+        return None
+    columns = []
+    for chunks in strings:  # few distinct labels: convert those, then index (fast)
+        coded = pa.chunked_array(chunks, pa.string()).dictionary_encode().combine_chunks()
+        labels = np.asarray(coded.dictionary.to_pylist(), dtype=str)
+        index = coded.indices  # int32, no nulls; read from its buffer (to_numpy loads pandas)
+        columns.append(labels[np.frombuffer(index.buffers()[1], dtype=np.int32, count=len(index),
+                                            offset=4 * index.offset)])
+    return values, np.column_stack(columns) if columns else None, empty_cells
 
 
 # --------------------------------------------------------------------------------------------
-# slow path
+# careful: the csv module, row by row; finds the first problem and says where it is
 # --------------------------------------------------------------------------------------------
 
 
@@ -559,10 +485,8 @@ def _decode(path: str) -> tuple[str, DataError | None]:
         bad = data[exc.start : exc.start + 1]
         error = DataError(
             f"the file is not valid UTF-8 (byte {bad!r} at offset {exc.start})",
-            path=path,
-            line=data.count(b"\n", 0, exc.start) + 1,
-            hint="Save the file as UTF-8 (e.g. from a spreadsheet: 'CSV UTF-8').",
-        )
+            path=path, line=data.count(b"\n", 0, exc.start) + 1,
+            hint="Save the file as UTF-8 (e.g. from a spreadsheet: 'CSV UTF-8').")
     return text.removeprefix("\ufeff"), error
 
 
@@ -570,184 +494,119 @@ def _is_blank(row: list[str]) -> bool:
     return len(row) <= 1 and (not row or not row[0].strip())
 
 
-def _cell_number(cell: str, path: str | None, line: int | None, column: str | None) -> float:
-    """The exact (reporting) conversion of one numeric cell."""
-    text = cell.strip(_CELL_SPACE)
+def _cell_number(cell: str, path: str | None, line: int | None, column: str | None,
+                 hint: str | None = None) -> float:
+    """The exact (reporting) conversion of one numeric cell. ``hint`` goes with a
+    non-numeric value."""
+    text = cell.strip()
     if text == "":
         raise DataError("empty cell, expected a number", path=path, line=line, column=column)
     if _NUMBER_RE.fullmatch(text):
         value = float(text)
         if math.isfinite(value):
             return value
-        raise DataError(
-            f"value {_shown(text)} is too large for a 64-bit float (non-finite)",
-            path=path,
-            line=line,
-            column=column,
-        )
+        raise DataError(f"value {_shown(text)} is too large for a 64-bit float (non-finite)",
+                        path=path, line=line, column=column)
     try:
         value = float(text)
     except ValueError:
         value = None
     if value is not None and not math.isfinite(value):
-        raise DataError(
-            f"non-finite value {_shown(text)}, expected a finite number",
-            path=path,
-            line=line,
-            column=column,
-            hint="Missing values must be removed or filled in before training.",
-        )
-    raise DataError(
-        f"non-numeric value {_shown(text)}, expected a number like 3.5 or -2e-3",
-        path=path,
-        line=line,
-        column=column,
-    )
+        raise DataError(f"non-finite value {_shown(text)}, expected a finite number",
+                        path=path, line=line, column=column,
+                        hint="Missing values must be removed or filled in before training.")
+    raise DataError(f"non-numeric value {_shown(text)}, expected a number like 3.5 or -2e-3",
+                    path=path, line=line, column=column, hint=hint)
 
 
-class _SlowBlock:
-    """Rows collected by the slow path, converted in bulk, checked cell by cell on failure."""
-
-    def __init__(self, path: str, layout: _Layout) -> None:
-        self.path = path
-        self.layout = layout
-        self.cells: list[list[str]] = []  # per row, the numeric cells in numeric_cols order
-        self.targets: list[str] = []
-        self.lines: list[int] = []
-        self.values: list[np.ndarray] = []
-        self.y: list[np.ndarray] = []
-        self.all_lines: list[np.ndarray] = []
-
-    def add(self, row: list[str], line: int) -> None:
-        cols = self.layout.numeric_cols
-        self.cells.append([row[c] for c in cols])
-        if self.layout.target_col is not None:
-            self.targets.append(row[self.layout.target_col])
-        self.lines.append(line)
-        if len(self.lines) >= _SLOW_BLOCK_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.lines:
-            return
-        lay = self.layout
-        k = lay.numeric_cols.size
-        flat = [c for row in self.cells for c in row]
-        values = parse_numbers(flat)
-        targets = np.char.strip(np.array(self.targets, dtype=str)) if self.targets else None
-        bad_target = targets is not None and bool((targets == "").any())
-        bad_weight = False
-        if values is not None:
-            values = values.reshape(-1, k)
-            bad_weight = lay.weight_slot is not None and bool(
-                (values[:, lay.weight_slot] < 0).any()
-            )
-        if values is None or bad_target or bad_weight:
-            self._check_exactly()  # raises the first problem
-            values = np.array([[float(c) for c in row] for row in self.cells], dtype=np.float64)
-            values = values.reshape(-1, k)
-        self.values.append(values)
-        if targets is not None:
-            self.y.append(targets)
-        self.all_lines.append(np.asarray(self.lines, dtype=np.int64))
-        self.cells, self.targets, self.lines = [], [], []
-
-    def _check_exactly(self) -> None:
-        lay = self.layout
-        header = lay.header
-        order = sorted(
-            [(int(c), "num", i) for i, c in enumerate(lay.numeric_cols)]
-            + ([(lay.target_col, "target", -1)] if lay.target_col is not None else [])
-        )
-        for r, line in enumerate(self.lines):
-            for col, kind, i in order:
-                name = header[col]
-                if kind == "target":
-                    if not self.targets[r].strip():
-                        raise DataError(
-                            "empty target cell, expected a label or a value",
-                            path=self.path,
-                            line=line,
-                            column=name,
-                        )
-                    continue
-                value = _cell_number(self.cells[r][i], self.path, line, name)
-                if i == lay.weight_slot and value < 0:
-                    raise DataError(
-                        f"negative sample weight {_shown(self.cells[r][i].strip())}, "
-                        "expected a weight >= 0",
-                        path=self.path,
-                        line=line,
-                        column=name,
-                    )
-            self.cells[r] = [c.strip(_CELL_SPACE) for c in self.cells[r]]
+_NUMBER_CHARS = np.zeros(128, dtype=bool)
+_NUMBER_CHARS[[ord(c) for c in "0123456789+-.eE"]] = True
+_NUMBER_CHARS[0] = True  # numpy pads shorter strings with NUL
 
 
-def _read_slow(path: str, req: _Request) -> Table:
+def parse_numbers(cells: np.ndarray | list[str]) -> np.ndarray | None:
+    """(n,) float64 when every cell (whitespace stripped) follows the number grammar and is
+    finite, else None. Vectorised: only digits, signs, '.', 'e' and 'E' may appear (that rules
+    out nan, inf, underscores and non-ASCII digits, which ``float()`` would take), then
+    ``float()`` judges the order of those characters and rounds."""
+    arr = np.char.strip(np.asarray(cells, dtype=str).reshape(-1))
+    if arr.size == 0:
+        return np.empty(0)
+    codes = arr.view(np.uint32)
+    if (codes >= 128).any() or not _NUMBER_CHARS[codes].all():
+        return None
+    try:
+        values = arr.astype(np.float64)
+    except ValueError:  # an empty cell, "1e", "--1", ...
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def _read_careful(path: str, req: _Request) -> Table:
     text, encoding_error = _decode(path)
     reader = csv.reader(io.StringIO(text, newline=""))
+    lay: _Layout | None = None
+    values: list[list[float]] = []
+    cells: list[list[str]] = []
+    lines: list[int] = []
     prev_end = 0
-    header: list[str] | None = None
-    block: _SlowBlock | None = None
-    layout: _Layout | None = None
-    n_rows = 0
     try:
         for row in reader:
             line = prev_end + 1
             prev_end = reader.line_num
             if _is_blank(row):
                 continue
-            if header is None:
-                header = [c.strip() for c in row]
-                layout = _resolve_columns(header, req, path)
-                block = _SlowBlock(path, layout)
+            if lay is None:
+                lay = _resolve_columns([c.strip() for c in row], req, path)
+                order = sorted([(c, "num", j) for j, c in enumerate(lay.num_cols)]
+                               + [(c, "text", k) for k, c in enumerate(lay.text_cols)])
                 continue
-            assert block is not None
-            if len(row) != len(header):
-                block.flush()  # an earlier bad cell is the first problem, if there is one
+            if len(row) != len(lay.header):
                 raise DataError(
-                    f"expected {len(header)} fields, found {len(row)}",
-                    path=path,
-                    line=line,
-                    hint="Every row needs one value per header column; a decimal comma "
-                    "or an unquoted comma inside a value adds fields.",
-                )
-            block.add(row, line)
-            n_rows += 1
+                    f"expected {len(lay.header)} fields, found {len(row)}", path=path, line=line,
+                    hint="Every row needs one value per header column; a decimal comma or an "
+                    "unquoted comma inside a value adds fields.")
+            values.append(_careful_row(row, line, order, lay, req, path))
+            cells.append([row[c].strip() for c in lay.text_cols])
+            lines.append(line)
     except csv.Error as exc:
-        if block is not None:
-            block.flush()
         if encoding_error is not None:
             raise encoding_error from None
         raise DataError(f"malformed CSV ({exc})", path=path, line=prev_end + 1) from None
     if encoding_error is not None:
-        if block is not None:
-            block.flush()
         raise encoding_error
-    if header is None:
+    if lay is None:
         raise DataError("the file is empty, expected a header line", path=path)
-    if n_rows == 0:
-        raise DataError(
-            "the file has a header but no data rows",
-            path=path,
-            hint="A CSV file needs a header line, then one line per sample.",
-        )
-    assert block is not None and layout is not None
-    block.flush()
-    values = np.concatenate(block.values)
-    X = np.ascontiguousarray(values[:, layout.feature_slots])
-    weights = values[:, layout.weight_slot].copy() if layout.weight_slot is not None else None
-    y = np.concatenate(block.y) if layout.target_col is not None else None
-    return Table(
-        path=path,
-        header=layout.header,
-        X=X,
-        feature_names=layout.feature_names,
-        y=y,
-        target=layout.target,
-        lines=np.concatenate(block.all_lines),
-        weights=weights,
-    )
+    if not lines:
+        raise DataError("the file has a header but no data rows", path=path,
+                        hint="A CSV file needs a header line, then one line per sample.")
+    return _table(path, lay, np.array(values, dtype=np.float64).reshape(len(lines), -1),
+                  np.array(cells, dtype=str).reshape(len(lines), -1) if lay.text_cols else None,
+                  np.asarray(lines, dtype=np.int64))
+
+
+def _careful_row(row: list[str], line: int, order: list, lay: _Layout, req: _Request,
+                 path: str) -> list[float]:
+    """The numeric cells of one row, checking every selected cell left to right."""
+    out = [0.0] * len(lay.num_cols)
+    for col, kind, j in order:
+        name = lay.header[col]
+        cell = row[col]
+        if kind == "text":
+            if cell.strip() == "" and (col == lay.target_col or not req.allow_missing):
+                what = "target cell, expected a label or a value" if col == lay.target_col \
+                    else "cell, expected a category"
+                raise DataError(f"empty {what}", path=path, line=line, column=name)
+            continue
+        is_weight = col == lay.weight_col
+        if req.allow_missing and not is_weight and cell.strip() == "":
+            out[j] = math.nan
+            continue
+        out[j] = _cell_number(cell, path, line, name, None if is_weight else _NOT_NUMERIC_HINT)
+        if is_weight and out[j] < 0:
+            raise DataError(f"negative sample weight {_shown(cell.strip())}, expected a "
+                            "weight >= 0", path=path, line=line, column=name)
+    return out
 
 
 def read_columns(path: str, columns: list[str], lines: np.ndarray) -> list[list[str]]:

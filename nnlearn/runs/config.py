@@ -292,6 +292,13 @@ def _features(value: Any, key: str, ctx: _Ctx) -> list[str] | None:
     return seen
 
 
+def _categorical(value: Any, key: str, ctx: _Ctx) -> list[str]:
+    """A list of column names, possibly empty (null means none)."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return []
+    return _features(value, key, ctx)
+
+
 def _hidden(value: Any, key: str, ctx: _Ctx) -> list[int]:
     if not isinstance(value, (list, tuple)):
         hint = "one hidden layer of 8 units is [8]" if _is_int(value) else None
@@ -583,6 +590,9 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "standardize": (True, _boolean),
         "standardize_target": (True, _boolean),
         "sample_weight": (None, _column(nullable=True)),
+        "categorical": ([], _categorical),
+        "missing": ("refuse", _choice(("refuse", "mean"))),
+        "unknown_category": ("error", _choice(("error", "ignore"))),
     },
     "model": {
         "hidden": ([64], _hidden),

@@ -1,6 +1,7 @@
 """A trained model as users meet it: the network plus everything needed to use it on raw CSV
-columns — feature names and order, the standardisation fitted on the training split, the class
-names, and the loss (whose output function turns scores into probabilities)."""
+columns — feature names and order, their encoding (missing values, one-hot categories), the
+standardisation fitted on the training split, the class names, and the loss (whose output
+function turns scores into probabilities)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn import __version__
-from nnlearn.data import LabelEncoder, Standardizer
+from nnlearn.data import FeatureEncoder, LabelEncoder, Standardizer, Table
 from nnlearn.nn.losses import Loss, make_loss
 from nnlearn.nn.network import Sequential
 
@@ -18,8 +19,13 @@ FORMAT_VERSION = 1
 
 
 class Model:
-    """``network`` maps standardised features to raw scores; ``predict`` maps raw features to
-    class names (classification) or values in the target's own units (regression)."""
+    """``network`` maps standardised features to raw scores; ``predict`` maps encoded features
+    (``encode(table)``: numeric columns and one-hot categories, before standardisation) to
+    class names (classification) or values in the target's own units (regression).
+
+    ``feature_names`` are the CSV columns the model reads; ``encoding`` (None in model files
+    written before categorical columns existed: then the columns are the inputs) turns them
+    into the network's inputs."""
 
     def __init__(
         self,
@@ -32,6 +38,7 @@ class Model:
         encoder: LabelEncoder | None = None,
         scaler: Standardizer | None = None,
         target_scaler: Standardizer | None = None,
+        encoding: FeatureEncoder | None = None,
     ) -> None:
         self.network = network
         self.task = task
@@ -42,14 +49,30 @@ class Model:
         self.encoder = encoder
         self.scaler = scaler
         self.target_scaler = target_scaler
+        self.encoding = encoding
 
     @property
     def classes(self) -> list[str] | None:
         return None if self.encoder is None else list(self.encoder.classes_)
 
-    # -- the pipeline: raw features -> network inputs -> scores -> predictions ---------------
+    # -- the pipeline: CSV columns -> encoded -> network inputs -> scores -> predictions -------
+    def read_options(self) -> dict[str, Any]:
+        """The ``read_csv`` arguments that read this model's columns from a CSV file."""
+        enc = self.encoding
+        return {"features": self.feature_names,
+                "categorical": [] if enc is None else enc.categorical,
+                "allow_missing": enc is not None and enc.missing == "mean"}
+
+    def encode(self, table: Table) -> np.ndarray:
+        """A table read with ``read_options()`` -> (n, inputs) encoded features."""
+        return table.X if self.encoding is None else self.encoding.transform(table)
+
+    def input_name(self, j: int) -> str:
+        """The CSV column network input ``j`` comes from."""
+        return self.feature_names[j] if self.encoding is None else self.encoding.source(j)
+
     def inputs(self, X: np.ndarray) -> np.ndarray:
-        """Raw feature matrix (n, d) -> what the network reads: standardised, in its dtype."""
+        """Encoded feature matrix (n, d) -> what the network reads: standardised, in its dtype."""
         if self.scaler is not None:
             X = self.scaler.transform(X)
         return np.ascontiguousarray(X, dtype=self.network.dtype)
@@ -94,6 +117,7 @@ class Model:
             "label_encoder": None if self.encoder is None else self.encoder.to_dict(),
             "scaler": None if self.scaler is None else self.scaler.to_dict(),
             "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
+            "encoding": None if self.encoding is None else self.encoding.to_dict(),
             # names from --plugin files, {name: file name}; absent when there are none
             **({"plugins": plugins} if plugins else {}),
         }
@@ -111,4 +135,6 @@ class Model:
             scaler=None if meta.get("scaler") is None else Standardizer.from_dict(meta["scaler"]),
             target_scaler=None if meta.get("target_scaler") is None
             else Standardizer.from_dict(meta["target_scaler"]),
+            encoding=None if meta.get("encoding") is None
+            else FeatureEncoder.from_dict(meta["encoding"]),
         )

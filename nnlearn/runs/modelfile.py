@@ -126,9 +126,13 @@ def _check_model(model: Model) -> None:
     width agree, and the feature list matches the input width."""
     net = model.network
     names = model.feature_names
-    if len(names) != net.n_inputs or len(set(names)) != len(names) or \
+    width = len(names) if model.encoding is None else model.encoding.width
+    if width != net.n_inputs or len(set(names)) != len(names) or \
             not all(isinstance(n, str) for n in names):
-        raise ValueError(f"{len(names)} feature names for {net.n_inputs} inputs (or repeated)")
+        raise ValueError(f"{width} inputs from {len(names)} feature columns for a network of "
+                         f"{net.n_inputs} inputs (or repeated names)")
+    if model.encoding is not None and model.encoding.columns != names:
+        raise ValueError("the feature encoding does not match the feature names")
     if model.scaler is not None and model.scaler.mean_.size != net.n_inputs:
         raise ValueError("the standardizer does not match the input width")
     if model.target is not None and not isinstance(model.target, str):

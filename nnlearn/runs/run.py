@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn.data import (
+    FeatureEncoder,
     LabelEncoder,
     Standardizer,
     Table,
@@ -143,9 +144,9 @@ def _targets(task: str, table: Table, encoder: LabelEncoder | None,
 
 
 def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
-    """``model.inputs(X)`` for the rows X (n, d) of ``table``, refusing a value that stops being
-    finite on the way (a float32 network, or data far outside the training range): it would
-    only turn into NaN outputs."""
+    """``model.inputs(X)`` for the encoded rows X (n, d) of ``table``, refusing a value that
+    stops being finite on the way (a float32 network, or data far outside the training range):
+    it would only turn into NaN outputs."""
     with np.errstate(over="ignore", invalid="ignore"):
         x = model.inputs(X)
     bad = ~np.isfinite(x)
@@ -154,7 +155,7 @@ def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
         line = int(table.lines[row])
         raise DataError(f"value {float(X[row, col])!r} does not fit the network's "
                         f"{model.network.dtype} inputs (not finite after standardisation)",
-                        path=table.path, line=line, column=model.feature_names[col],
+                        path=table.path, line=line, column=model.input_name(col),
                         hint="rescale the column, or train with training.dtype: float64"
                         if model.network.dtype == np.float32 else
                         "the value is far outside what the model was trained on")
@@ -189,7 +190,8 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     d, m, t = cfg["data"], cfg["model"], cfg["training"]
 
     table = read_csv(d["train"], target=d["target"], features=d["features"],
-                     weight_column=d.get("sample_weight"))
+                     weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
+                     allow_missing=d.get("missing") == "mean")
     task = d["task"] if d["task"] != "auto" else infer_task(table.y)
     encoder = target_scaler = None
     if task == "classification":
@@ -205,17 +207,23 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     y_all = _targets(task, table, encoder, None)
     train_idx, val_idx = split_indices(len(table.X), d["val_fraction"], rng,
                                        stratify=y_all if encoder is not None else None)
-    X_train = table.X[train_idx]
-    scaler = (Standardizer().fit(X_train, table.feature_names, path=table.path)
+    encoding = FeatureEncoder(table.columns, d.get("categorical", []),
+                              missing=d.get("missing", "refuse"),
+                              unknown=d.get("unknown_category", "error")).fit(table, train_idx)
+    X_all = encoding.transform(table)
+    scaler = (Standardizer().fit(X_all[train_idx], encoding.names, path=table.path)
               if d["standardize"] else None)
+    if scaler is not None:  # one-hot inputs stay 0/1, as practitioners leave them
+        scaler.mean_[encoding.one_hot], scaler.scale_[encoding.one_hot] = 0.0, 1.0
     if task == "regression" and d.get("standardize_target", True):
         target_scaler = Standardizer().fit(y_all[train_idx], [d["target"]], path=table.path)
 
     dtype = np.dtype(t["dtype"])
     n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
-    network = build_mlp(len(table.feature_names), m["layers"], n_out, rng=rng, dtype=dtype)
-    model = Model(network, task=task, loss_name=loss_name, feature_names=table.feature_names,
-                  target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler)
+    network = build_mlp(encoding.width, m["layers"], n_out, rng=rng, dtype=dtype)
+    model = Model(network, task=task, loss_name=loss_name, feature_names=table.columns,
+                  target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler,
+                  encoding=encoding)
 
     y_model = y_all if target_scaler is None else target_scaler.transform(y_all)
     if task == "regression":
@@ -231,15 +239,16 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     cw = _class_weight_vector(t.get("class_weight"), encoder, y_all) if encoder else None
     if cw is not None:
         weights = cw if weights is None else weights * cw
-    x_all = _checked_inputs(model, table, table.X)
+    x_all = _checked_inputs(model, table, X_all)
     train = Split(x_all[train_idx], y_model[train_idx],
                   None if weights is None else weights[train_idx].astype(dtype))
     val = Split(x_all[val_idx], y_model[val_idx]) if len(val_idx) else None
 
     test_table = None
     if d.get("test"):
-        test_table = read_csv(d["test"], target=d["target"], features=table.feature_names)
+        test_table = read_csv(d["test"], target=d["target"], **model.read_options())
         _targets(task, test_table, encoder, target_scaler)  # refuse unseen labels now, not later
+        model.encode(test_table)  # and unseen categories
 
     optimizer = make_optimizer(t["optimizer"], network.parameters(), t["learning_rate"],
                                t["weight_decay"])
@@ -272,9 +281,11 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
 
 def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> dict[str, Any]:
     """Loss and metrics of ``model`` on ``table`` (or on its ``rows``)."""
-    X = table.X if rows is None else table.X[rows]
-    sub = table if rows is None else Table(table.path, table.header, X, table.feature_names,
-                                           table.y[rows], table.target, table.lines[rows], None)
+    X = model.encode(table)
+    X = X if rows is None else X[rows]
+    sub = table if rows is None else Table(table.path, table.header, table.X[rows],
+                                           table.feature_names, table.y[rows], table.target,
+                                           table.lines[rows], None)
     scores = model.network.predict(_checked_inputs(model, sub, X))
     if model.task == "classification":
         y = model.encoder.transform(sub.y, lines=sub.lines, path=sub.path, column=sub.target)
@@ -291,15 +302,26 @@ def evaluate(model: Model, table: Table, *, rows: np.ndarray | None = None) -> d
 
 def predict_rows(model: Model, table: Table, *, proba: bool = False) -> tuple[list[str], list[list]]:
     """Header and rows of predictions, one row per input row (original class names)."""
-    _checked_inputs(model, table, table.X)  # refuse values that would only give NaN
+    X = model.encode(table)
+    _checked_inputs(model, table, X)  # refuse values that would only give NaN
     if model.task == "classification":
         if proba:
-            p = model.predict_proba(table.X)
+            p = model.predict_proba(X)
             header = ["prediction"] + [f"p_{c}" for c in model.classes]
             names = model.encoder.inverse_transform(p.argmax(axis=1))
             return header, [[n, *map(float, row)] for n, row in zip(names, p)]
-        return ["prediction"], [[n] for n in model.predict(table.X)]
-    return ["prediction"], [[float(v)] for v in model.predict(table.X)]
+        return ["prediction"], [[n] for n in model.predict(X)]
+    return ["prediction"], [[float(v)] for v in model.predict(X)]
+
+
+def input_summary(cfg: dict[str, Any]) -> str:
+    """The network's inputs for a resolved config, e.g. ``4 numeric + 3 one-hot = 7 inputs``
+    (categories come from the training file, as in ``prepare``)."""
+    d = cfg["data"]
+    table = read_csv(d["train"], target=d["target"], features=d["features"],
+                     weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
+                     allow_missing=d.get("missing") == "mean")
+    return FeatureEncoder(table.columns, d.get("categorical", [])).fit(table).describe()
 
 
 # ------------------------------------------------------------------------------------------

@@ -123,6 +123,9 @@ class StepExplanation:
     raw_x: np.ndarray | None = None     # the rows as the CSV has them, when x is standardised
     classes: list[str] | None = None    # class names, t holds their indices (classification)
     raw_target: np.ndarray | None = None  # the target in its own units, when t is standardised
+    # the first row as the CSV has it (column, cell) and as the network reads it (input, value)
+    raw_row: list[tuple[str, str]] = field(default_factory=list)
+    input_row: list[tuple[str, float]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------
@@ -321,6 +324,9 @@ def explain_step(prepared, *, sample: int | None = None, batch: int | None = Non
     raw_target = None
     if getattr(model, "target_scaler", None) is not None:
         raw_target = model.target_scaler.inverse_transform(np.asarray(y, dtype=np.float64))
+    raw_row, input_row = _first_row(prepared, int(prepared.train_idx[rows[0]]), x[0])
+    # With one-hot columns the table's numbers are not x's columns: the encoded row shows them.
+    encoded = model.encoding is not None and model.encoding.encodes
     return StepExplanation(
         seed=int(prepared.cfg["seed"]), rows=[int(r) for r in rows], lines=lines,
         data_path=str(table.path), batch_note=note, n_train=len(train), loss_name=loss.name,
@@ -328,9 +334,27 @@ def explain_step(prepared, *, sample: int | None = None, batch: int | None = Non
         loss_after=float(loss_after), optimizer=type(opt).__name__, lr=lr, rule=_rule(opt)[0],
         updates=_updates(net, before, opt, n_weights), clipped=clipped, notes=notes,
         n_params=net.n_params(),
-        raw_x=None if model.scaler is None else np.asarray(table.X[at], dtype=np.float64),
+        raw_x=(None if model.scaler is None or encoded
+               else np.asarray(table.X[at], dtype=np.float64)),
         classes=None if model.task != "classification" else [str(c) for c in model.classes],
-        raw_target=raw_target)
+        raw_target=raw_target, raw_row=raw_row, input_row=input_row)
+
+
+def _first_row(prepared, r: int, x: np.ndarray) -> tuple[list[tuple[str, str]],
+                                                         list[tuple[str, float]]]:
+    """Row ``r`` of the training table as its cells, and ``x``, the network's input for it."""
+    table, model = prepared.train_table, prepared.model
+    if model.encoding is None or not model.encoding.encodes:
+        return [], []  # the inputs are the columns themselves: FORWARD shows them as x
+    raw = []
+    for c in model.feature_names:
+        if c in table.text:
+            cell = str(table.text[c][r])
+        else:
+            value = float(table.X[r, table.feature_names.index(c)])
+            cell = "" if math.isnan(value) else f"{value:g}"
+        raw.append((c, cell or "(empty)"))
+    return raw, list(zip(model.encoding.names, map(float, x)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -457,6 +481,15 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
         out += textwrap.wrap("Inputs are standardised: x = (raw − mean) / std, with each "
                              "feature's mean and std over the training split "
                              "(data.standardize).", width)
+    if ex.raw_row:
+        def listed(pairs: list[tuple[str, str]]) -> str:
+            more = f", ... ({len(pairs)} in all)" if len(pairs) > 8 else ""
+            return ", ".join(f"{k}: {v}" for k, v in pairs[:8]) + more
+
+        out += textwrap.wrap(
+            f"Input, line {ex.lines[0]}: {listed(ex.raw_row)}  →  x (encoded, standardised): "
+            f"{listed([(k, f'{v:.3g}') for k, v in ex.input_row])}", width,
+            subsequent_indent="  ")
     out += ["", f"FORWARD  (input → output), n = {n}"]
     last_i = len(ex.blocks) - 1
     for i, blk in enumerate(ex.blocks):

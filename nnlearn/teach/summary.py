@@ -61,6 +61,7 @@ class Summary:
     loss: str | None
     convention: str = FLOP_CONVENTION
     totals: dict[str, int] = field(default_factory=dict)
+    inputs: str | None = None  # what the inputs are, e.g. "4 numeric + 3 one-hot = 7 inputs"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +71,12 @@ def _activation_name(layer: Layer) -> str:
     return layer.kind
 
 
-def summarize(network, loss_name: str | None = None) -> Summary:
+def summarize(network, loss_name: str | None = None, *, inputs: str | None = None) -> Summary:
     """Group ``network.layers`` into Dense blocks and count parameters and FLOPs per sample.
 
     ``loss_name`` names the loss, so the output layer's row can say which function the loss
     fuses into it (softmax, sigmoid) or that the output is used as it is (regression).
+    ``inputs`` says what the inputs are (the CSV columns encoded), printed under the table.
     """
     rows: list[LayerRow] = []
     first = True
@@ -103,7 +105,7 @@ def summarize(network, loss_name: str | None = None) -> Summary:
               for key in ("weights", "biases", "params", "flops_forward", "flops_backward")}
     totals["flops_train"] = totals["flops_forward"] + totals["flops_backward"]
     n_inputs = rows[0].inputs if rows else 0
-    return Summary(n_inputs, rows, loss_name, totals=totals)
+    return Summary(n_inputs, rows, loss_name, totals=totals, inputs=inputs)
 
 
 def _human(n: int) -> str:
@@ -133,8 +135,7 @@ def format_summary(summary: Summary) -> str:
     rule = "-" * len(lines[0])
     lines.insert(1, rule)
     lines.insert(len(lines) - 1, rule)
-    lines += [
-        "",
+    lines += [""] + ([f"Inputs: {summary.inputs}."] if summary.inputs else []) + [
         (f"{t['params']} trainable parameters. Per sample: {_human(t['flops_forward'])} FLOPs "
         f"forward + {_human(t['flops_backward'])} backward = {_human(t['flops_train'])} "
         "per training sample."),
