@@ -1,4 +1,4 @@
-"""The training loop: train_step's five moves, fit, reproducibility, float32, early stopping."""
+"""The training loop: train_step's four moves, fit, reproducibility, float32, early stopping."""
 
 import numpy as np
 import pytest
@@ -145,3 +145,49 @@ def test_layer_and_loss_math_has_no_python_loops():
                 loops = [n for n in ast.walk(node) if isinstance(
                     n, (ast.For, ast.While, ast.ListComp, ast.GeneratorExp))]
                 assert not loops, f"{module.__name__}.{node.name} loops in Python"
+
+
+def _accuracy(pred, split):
+    return {"accuracy": float(np.mean((pred[:, 0] > 0).astype(int) == split.y))}
+
+
+def test_train_metric_is_scored_on_the_predictions_each_batch_was_trained_on():
+    # Full batch, one epoch: the one batch's predictions are the untrained network's, so the
+    # epoch's train_accuracy is the accuracy of the starting weights on the training rows.
+    rng = np.random.default_rng(3)
+    net = build_mlp(2, [{"units": 4, "activation": "tanh"}], 1, rng=rng)
+    before = _accuracy(net.predict(XOR_X), Split(XOR_X, XOR_Y))["accuracy"]
+    trainer = Trainer(net, SigmoidBCE(), SGD(net.parameters(), lr=0.5), rng=rng,
+                      batch_size=None, metric_fn=_accuracy)
+    history = trainer.fit(Split(XOR_X, XOR_Y), None, 1)
+    assert history[0]["train_accuracy"] == before
+    after = _accuracy(net.predict(XOR_X), Split(XOR_X, XOR_Y))["accuracy"]
+    trainer.stop_reason = None  # continue for one more epoch
+    trainer.fit(Split(XOR_X, XOR_Y), None, 2)
+    assert trainer.history[1]["train_accuracy"] == after
+
+
+def test_train_metric_follows_the_shuffled_rows_of_each_batch():
+    # Batches of one row in a shuffled order: every prediction must be scored against its own
+    # row's target, so a network that has learned XOR scores 1.0 whatever the order.
+    _, trainer = _train_xor(seed=1)
+    trainer.metric_fn = _accuracy
+    trainer.optimizer.lr = 1e-12  # learned already; keep it still while it is scored
+    trainer.batch_size = 1
+    trainer.stop_reason = None  # continue for three more epochs
+    trainer.fit(Split(XOR_X, XOR_Y), None, trainer.epoch + 3)
+    assert [h["train_accuracy"] for h in trainer.history[-3:]] == [1.0, 1.0, 1.0]
+
+
+def test_history_csv_keeps_a_train_metric_per_epoch(tmp_path):
+    from conftest import CONFIGS
+
+    from nnlearn.runs import run as runs
+    from nnlearn.runs.config import load_config
+
+    for name, column in (("iris", "train_accuracy"), ("diabetes", "train_r2")):
+        cfg = load_config(CONFIGS / f"{name}.yaml", [f"output.dir={tmp_path / name}",
+                                                      "training.epochs=3"])
+        result = runs.train(cfg)
+        header = (result.run_dir / "history.csv").read_text().splitlines()[0].split(",")
+        assert column in header, header

@@ -22,14 +22,18 @@ from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
                weights: np.ndarray | None = None, *, clip_norm: float | None = None,
-               clip_value: float | None = None) -> float:
+               clip_value: float | None = None, outputs: list | None = None) -> float:
     """One step of (mini-batch) gradient descent on the batch (x, y); returns the batch loss
     *before* the update.
 
     No ``zero_grad``: backward *sets* every gradient (see ``layers``), so nothing is left over
     from the previous step. Clipping, if configured, rescales the gradients before the update.
+    ``outputs``, when given, collects each batch's predictions: the trainer scores the epoch's
+    training accuracy from them, with no second pass over the data.
     """
     pred = network.forward(x)                                     # 1. forward: predictions
+    if outputs is not None:
+        outputs.append(pred)
     loss_value, grad = loss.value_and_gradient(pred, y, weights)  # 2. loss, and dL/d(pred)
     network.backward(grad, need_input_grad=False)                 # 3. backprop: dL/dW for every W
     if clip_norm is not None:
@@ -154,6 +158,7 @@ class Trainer:
         self.metric_fn = metric_fn
         self.callbacks = list(callbacks)
         self.epoch = 0  # epochs completed
+        self.train_scores: dict[str, float] = {}  # the last epoch's training metric
         self.history: list[dict[str, float]] = []
         self.stop_reason: str | None = None
         self.restored_epoch: int | None = None
@@ -170,19 +175,24 @@ class Trainer:
         # arrays are left as they are, and no second copy of the whole training set is made.
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         self.network.train()
+        outputs: list[np.ndarray] | None = [] if self.metric_fn is not None else None
         total = 0.0
         for start in range(0, n, b):
             rows = order[start:start + b]
             w = None if train.w is None else train.w[rows]
             batch_loss = train_step(self.network, self.loss, self.optimizer, train.x[rows],
                                     train.y[rows], w, clip_norm=self.clip_norm,
-                                    clip_value=self.clip_value)
+                                    clip_value=self.clip_value, outputs=outputs)
             if not math.isfinite(batch_loss):
                 raise DivergedError(
                     f"training diverged: the loss became {batch_loss} in epoch {self.epoch + 1}",
                     hint=f"lower training.learning_rate (now {self.optimizer.lr:g}), e.g. by 10x, "
                          "or set training.clip_grad_norm")
             total += batch_loss * len(rows)
+        # The epoch's training metric, as Keras reports it: scored on each batch's predictions
+        # as the batch was trained on (weights still changing), in the shuffled order.
+        self.train_scores = {} if outputs is None else self.metric_fn(
+            np.concatenate(outputs), Split(np.empty((n, 0)), train.y[order]))
         return total / n
 
     def evaluate(self, split: Split) -> dict[str, float]:
@@ -216,6 +226,7 @@ class Trainer:
             train_loss = self.train_epoch(train)
             self._check_weights()
             logs: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": train_loss}
+            logs.update({f"train_{k}": v for k, v in self.train_scores.items()})
             if val is not None and len(val):
                 logs.update({f"val_{k}": v for k, v in self.evaluate(val).items()})
             logs["lr"] = lr
