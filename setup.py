@@ -15,9 +15,9 @@ HERE = Path(__file__).parent
 
 
 def lesson_folders() -> dict:
-    """``{package name: folder}`` for configs/, data/ and every folder below them."""
+    """``{package name: folder}`` for configs/, data/, exercises/ and every folder below them."""
     out = {}
-    for top in ("configs", "data"):
+    for top in ("configs", "data", "exercises"):
         for folder in [HERE / top, *sorted((HERE / top).rglob("*"))]:
             rel = folder.relative_to(HERE)
             if folder.is_dir() and "__pycache__" not in rel.parts:

@@ -14,7 +14,7 @@ from nnlearn import lessons
 
 def repo_lesson_files() -> dict[str, bytes]:
     return {p.relative_to(ROOT).as_posix(): p.read_bytes()
-            for top in ("configs", "data") for p in sorted((ROOT / top).rglob("*"))
+            for top in lessons.FOLDERS for p in sorted((ROOT / top).rglob("*"))
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
 
 

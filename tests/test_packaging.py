@@ -27,6 +27,7 @@ import pytest
 from conftest import CONFIGS, ROOT, run_cli
 
 import nnlearn
+from nnlearn.lessons import FOLDERS as LESSON_FOLDERS
 
 pytestmark = pytest.mark.packaging
 
@@ -42,7 +43,7 @@ def _run(args, cwd: Path, env: dict | None = None, timeout: float = 600) -> str:
 
 
 def _lesson_files() -> set[str]:
-    return {p.relative_to(ROOT).as_posix() for top in ("configs", "data")
+    return {p.relative_to(ROOT).as_posix() for top in LESSON_FOLDERS
             for p in (ROOT / top).rglob("*")
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
 
@@ -109,7 +110,7 @@ def test_from_a_wheel_installed_outside_the_repository_the_lessons_train(dist, t
     out = _run(["bash", "-c", SECOND_WAY_IN], cwd=home, env=env)
     lessons = home / "lessons"
     assert out.splitlines()[-1] == "runs/iris"  # relative to the folder the user is in
-    copied = {p.relative_to(lessons).as_posix(): p.read_bytes() for top in ("configs", "data")
+    copied = {p.relative_to(lessons).as_posix(): p.read_bytes() for top in LESSON_FOLDERS
               for p in (lessons / top).rglob("*") if p.is_file()}
     assert copied == {name: (ROOT / name).read_bytes() for name in _lesson_files()}
     evaluated = json.loads(_run(["nnlearn", "eval", "runs/iris", "--json"], lessons, env))

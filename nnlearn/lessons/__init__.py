@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nnlearn.errors import NnlearnError
 
-FOLDERS = ("configs", "data")
+FOLDERS = ("configs", "data", "exercises")
 
 
 @dataclass(frozen=True)
