@@ -93,7 +93,29 @@ def main() -> None:
 
 
 def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=float))
+    click.echo(json.dumps(_finite_or_null(obj), indent=2, default=float, allow_nan=False))
+
+
+def _finite_or_null(obj: Any) -> Any:
+    """NaN and infinities as null: --json output must parse as JSON."""
+    if isinstance(obj, float):
+        import math
+
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
+def _finite_float(ctx, param, value):
+    """A click callback: refuse nan and inf, which FloatRange lets through."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
@@ -340,9 +362,12 @@ def predict(run, data, out, proba):
 
     from nnlearn.runs import atomicio
     from nnlearn.runs import run as runs
+    from nnlearn.runs.safeio import check_not_input
 
+    check_not_input(out, [data, *runs.run_inputs(run)])
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=False)
+    check_not_input(out, [table.path])
     header, rows = runs.predict_rows(model, table, proba=proba)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -414,8 +439,8 @@ def summary(config, overrides, as_json):
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Training rows (seeded choice) the loss is averaged over.")
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6,
-              show_default=True, help="Finite-difference step.")
+@click.option("--eps", type=click.FloatRange(min=0, max=1, min_open=True), default=1e-6,
+              show_default=True, callback=_finite_float, help="Finite-difference step.")
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def gradcheck(config, samples, eps, overrides, as_json):
@@ -489,13 +514,16 @@ def explain(config, sample, batch, n_weights, overrides):
 @click.option("--retry-failed", is_flag=True, help="Run failed runs again (default: keep them).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Send the runs to this Dask scheduler (pip install 'nnlearn[dask]').")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, max=3600, min_open=True),
+              default=5.0, show_default=True, callback=_finite_float,
+              help="Seconds to wait for the --scheduler to answer.")
 @click.option("--print-commands", is_flag=True,
               help="Run nothing; print one 'nnlearn train' command per run (for Slurm, GNU "
                    "parallel); then 'nnlearn sweep --out' the same folder collects the results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
-def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_commands,
-              as_json, quiet):
+def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, connect_timeout,
+              print_commands, as_json, quiet):
     """Train every variant of a SWEEP.yaml file, over its seeds, in parallel.
 
     Writes one run folder per run and results.csv under the sweep folder, and prints a table
@@ -510,6 +538,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
         nnlearn sweep my-sweep.yaml --scheduler tcp://10.0.0.5:8786
         nnlearn sweep my-sweep.yaml --print-commands --out runs/big | parallel -j 8
     """
+    if scheduler is not None and not scheduler.strip():
+        raise click.UsageError("--scheduler needs an address such as tcp://HOST:8786")
     if scheduler and workers:
         raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
                                "workers run them")
@@ -526,7 +556,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     show = None if (quiet or as_json) else (
         lambda rec, done, total: click.echo(sw.format_record(rec, done, total, spec.metric),
                                             err=True))
-    with (sw.dask_executor(scheduler) if scheduler else _no_executor()) as executor:
+    with (sw.dask_executor(scheduler, timeout=connect_timeout) if scheduler
+          else _no_executor()) as executor:
         result = sw.run_sweep(spec, out, executor=executor,
                               workers=workers, blas_threads=threads,
                               retry_failed=retry_failed, on_record=show)
@@ -619,6 +650,13 @@ def plot(run_dirs, out, metric, boundary, confusion, data, text):
         raise click.UsageError("--data goes with --boundary or --confusion")
     if text and out:
         raise click.UsageError("--text prints to the terminal; it takes no -o")
+    if out:
+        from nnlearn.runs.run import run_inputs
+        from nnlearn.runs.safeio import check_not_input
+
+        runs_read = run_dirs if boundary or confusion else plotting.expand_runs(run_dirs)
+        check_not_input(out, [data, *(f for r in runs_read for f in run_inputs(r))],
+                        option="-o")
     if text:
         if boundary:
             click.echo(plotting.text_boundary(run_dirs[0], data=data))

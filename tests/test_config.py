@@ -65,7 +65,7 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
     assert cfg["data"] == {
         "train": str(tmp_path / "train.csv"), "test": None, "target": "y", "task": "auto",
         "features": None, "val_fraction": 0.2, "standardize": True, "standardize_target": True,
-        "sample_weight": None,
+        "sample_weight": None, "allow_many_classes": False,
     }
     assert cfg["model"] == {
         "hidden": [16, 16], "activation": "relu", "dropout": 0.0, "init": "auto",

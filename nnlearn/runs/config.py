@@ -44,6 +44,7 @@ __all__ = [
     "SCHEDULE_PARAMS",
     "TASK_NAMES",
     "apply_overrides",
+    "check_layer_spec",
     "dump_config",
     "load_config",
     "monitor_mode",
@@ -165,13 +166,26 @@ def _number_hint(value: Any) -> str | None:
     return None
 
 
-def _integer(minimum: int, *, nullable: bool = False) -> Validator:
+#: Upper bounds of counts, so that no valid-looking number overflows later: an epoch count is
+#: raised to powers and divided by in the schedules, a width is multiplied into array sizes.
+MAX_EPOCHS = 10_000_000
+MAX_UNITS = 10_000_000
+MAX_BATCH = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_THREADS = 4096
+#: The largest learning rate: warm-up multiplies it by up to MAX_EPOCHS, which stays finite.
+MAX_LEARNING_RATE = 1e300
+
+
+def _integer(minimum: int, *, nullable: bool = False, maximum: int | None = None) -> Validator:
     what = f"an integer >= {minimum}" + (" or null" if nullable else "")
 
     def check(value: Any, key: str, ctx: _Ctx) -> int | None:
         if value is None and nullable:
             return None
         if _is_int(value):
+            if maximum is not None and int(value) > maximum:
+                ctx.fail(key, f"expected an integer of at most {maximum:,}, got {_show(value)}")
             if int(value) >= minimum:
                 return int(value)
             ctx.fail(key, f"expected {what}, got {_show(value)}")
@@ -303,15 +317,16 @@ def _hidden(value: Any, key: str, ctx: _Ctx) -> list[int]:
         hint = "one hidden layer of 8 units is [8]" if _is_int(value) else None
         ctx.fail(key, f"expected a list of integers >= 1 (layer widths), got {_show(value)}",
                  hint)
-    return [_integer(1)(item, f"{key}[{i}]", ctx) for i, item in enumerate(value)]
+    return [_integer(1, maximum=MAX_UNITS)(item, f"{key}[{i}]", ctx)
+            for i, item in enumerate(value)]
 
 
 def _batch_size(value: Any, key: str, ctx: _Ctx) -> int | str:
     if isinstance(value, str) and value == "full":
         return "full"
-    if _is_int(value) and int(value) >= 1:
+    if _is_int(value) and 1 <= int(value) <= MAX_BATCH:
         return int(value)
-    ctx.fail(key, f"expected an integer >= 1 or 'full', got {_show(value)}",
+    ctx.fail(key, f"expected an integer from 1 to {MAX_BATCH:,} or 'full', got {_show(value)}",
              _number_hint(value) if not isinstance(value, str) else None)
 
 
@@ -322,6 +337,13 @@ def _batch_size(value: Any, key: str, ctx: _Ctx) -> int | str:
 _unit_interval = _number(0.0, 1.0, hi_open=True)  # momentum, betas, rho: [0, 1)
 _positive = _number(0.0, lo_open=True)
 _non_negative = _number(0.0)
+
+def _learning_rate(value: Any, key: str, ctx: _Ctx) -> float:
+    lr = _positive(value, key, ctx)
+    if lr > MAX_LEARNING_RATE:
+        ctx.fail(key, f"expected a number of at most {MAX_LEARNING_RATE:g}, got {_show(value)}")
+    return lr
+
 
 _OPTIMIZER_SPECS: dict[str, dict[str, tuple[Any, Validator]]] = {
     "sgd": {"momentum": (0.0, _unit_interval), "nesterov": (False, _boolean)},
@@ -343,14 +365,16 @@ _MODE_CHOICES = ("auto", "min", "max")
 
 _SCHEDULE_SPECS: dict[str, dict[str, tuple[Any, Validator]]] = {
     "constant": {},
-    "step": {"step_size": (10, _integer(1)), "gamma": (0.1, _number(0.0, 1.0, lo_open=True))},
+    "step": {"step_size": (10, _integer(1, maximum=MAX_EPOCHS)), "gamma": (0.1, _number(0.0, 1.0, lo_open=True))},
     "exponential": {"gamma": (0.95, _number(0.0, 1.0, lo_open=True))},
-    "cosine": {"warmup_epochs": (0, _integer(0)), "min_lr": (0.0, _non_negative)},
-    "invscaling": {"power_t": (0.5, _non_negative)},
+    "cosine": {"warmup_epochs": (0, _integer(0, maximum=MAX_EPOCHS)),
+               "min_lr": (0.0, _non_negative)},
+    # (epoch + 1) ** power_t must stay a finite float for every epoch up to MAX_EPOCHS
+    "invscaling": {"power_t": (0.5, _number(0.0, 10.0))},
     "plateau": {
         "factor": (0.1, _number(0.0, 1.0, lo_open=True, hi_open=True)),
-        "patience": (10, _integer(0)),
-        "cooldown": (0, _integer(0)),
+        "patience": (10, _integer(0, maximum=MAX_EPOCHS)),
+        "cooldown": (0, _integer(0, maximum=MAX_EPOCHS)),
         "min_lr": (0.0, _non_negative),
         "monitor": ("val_loss", _monitor),
         "mode": ("auto", _choice(_MODE_CHOICES)),
@@ -425,7 +449,7 @@ def _named_mapping(
 _EARLY_STOPPING_SPEC: dict[str, tuple[Any, Validator]] = {
     "monitor": ("val_loss", _monitor),
     "mode": ("auto", _choice(_MODE_CHOICES)),
-    "patience": (10, _integer(0)),
+    "patience": (10, _integer(0, maximum=MAX_EPOCHS)),
     "min_delta": (0.0, _non_negative),
     "restore_best_weights": (True, _boolean),
 }
@@ -502,6 +526,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "standardize": (True, _boolean),
         "standardize_target": (True, _boolean),
         "sample_weight": (None, _column(nullable=True)),
+        "allow_many_classes": (False, _boolean),
     },
     "model": {
         "hidden": ([16, 16], _hidden),
@@ -511,10 +536,10 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "layers": (None, lambda v, k, c: v),  # checked in _resolve_model (needs the defaults)
     },
     "training": {
-        "epochs": (100, _integer(1)),
+        "epochs": (100, _integer(1, maximum=MAX_EPOCHS)),
         "batch_size": (32, _batch_size),
         "batching": (None, _choice(("full", "minibatch", "stochastic"), nullable=True)),
-        "learning_rate": (0.01, _positive),
+        "learning_rate": (0.01, _learning_rate),
         "optimizer": ("sgd", lambda v, k, c: _named_mapping(
             v, k, c, kind="optimizer", specs=_OPTIMIZER_SPECS, default_name="sgd")),
         "schedule": ("constant", lambda v, k, c: _named_mapping(
@@ -525,11 +550,11 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "clip_grad_value": (None, _number(0.0, lo_open=True, nullable=True)),
         "early_stopping": (None, _early_stopping),
         "class_weight": (None, _class_weight),
-        "checkpoint_every": (0, _integer(0)),
+        "checkpoint_every": (0, _integer(0, maximum=MAX_EPOCHS)),
         "dtype": ("float64", _choice(("float64", "float32"))),
         "diagnostics": (False, _boolean),
         "shuffle": (True, _boolean),
-        "threads": (None, _integer(1, nullable=True)),
+        "threads": (None, _integer(1, nullable=True, maximum=MAX_THREADS)),
     },
     "output": {
         "dir": (None, _path(nullable=True)),
@@ -537,7 +562,42 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
 }
 
 _LAYER_KEYS = ("units", "activation", "dropout", "init")
-_SEED = _integer(0, nullable=True)
+
+#: The settings a layer of a saved network may carry (``Sequential.spec()``), with the bounds a
+#: config puts on them; a model file is checked against these like a config is.
+_LAYER_SETTINGS: dict[str, dict[str, Validator]] = {
+    "dense": {"in": _integer(1, maximum=MAX_UNITS), "out": _integer(1, maximum=MAX_UNITS),
+              "init": _choice(INIT_NAMES), "name": _column(nullable=False)},
+    "dropout": {"rate": _unit_interval},
+    # a leaky ReLU's negative slope is a fraction; ELU's alpha is the floor it saturates to
+    "leaky_relu": {"alpha": _number(0.0, 1.0)},
+    "elu": {"alpha": _number(0.0, 10.0, lo_open=True)},
+    **{name: {} for name in ACTIVATION_NAMES if name not in ("leaky_relu", "elu")},
+}
+_REQUIRED_LAYER_SETTINGS = {"dense": ("in", "out", "name"), "dropout": ("rate",)}
+
+
+def check_layer_spec(layer: Any, key: str) -> None:
+    """Check one layer of a saved network's architecture (``{"type": "dense", "in": 4, ...}``)
+    with the bounds the config puts on the same settings. Raises ConfigError naming ``key``
+    (e.g. ``architecture[2].alpha``)."""
+    ctx = _Ctx(None, None)
+    if not isinstance(layer, Mapping):
+        ctx.fail(key, f"expected a mapping describing a layer, got {_show(layer)}")
+    kind = layer.get("type")
+    if not (isinstance(kind, str) and kind in _LAYER_SETTINGS):
+        ctx.fail(f"{key}.type", f"unknown layer type {_show(kind)}")
+    allowed = _LAYER_SETTINGS[kind]
+    _check_keys(layer, ["type", *allowed], key, ctx)
+    for name in _REQUIRED_LAYER_SETTINGS.get(kind, ()):
+        if name not in layer:
+            ctx.fail(f"{key}.{name}", "missing required key")
+    for name, check in allowed.items():
+        if name in layer:
+            check(layer[name], f"{key}.{name}", ctx)
+    if kind == "dense" and "/" in layer["name"]:
+        ctx.fail(f"{key}.name", f"a layer name cannot contain '/', got {_show(layer['name'])}")
+_SEED = _integer(0, nullable=True, maximum=MAX_SEED)
 
 
 def _home_of(key: Any) -> str | None:
@@ -624,7 +684,7 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
         _check_keys(layer, _LAYER_KEYS, key, ctx)
         if "units" not in layer:
             ctx.fail(f"{key}.units", "missing required key", "every layer needs units: <int>")
-        units = _integer(1)(layer["units"], f"{key}.units", ctx)
+        units = _integer(1, maximum=MAX_UNITS)(layer["units"], f"{key}.units", ctx)
         activation = _choice(ACTIVATION_NAMES)(layer.get("activation", model["activation"]),
                                                f"{key}.activation", ctx)
         dropout = _unit_interval(layer.get("dropout", model["dropout"]), f"{key}.dropout", ctx)
@@ -967,8 +1027,64 @@ def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     return table
 
 
+#: Bounds of a YAML document once its aliases are expanded: a config, even with a feature list
+#: of 100,000 columns, stays far below these; an alias bomb (each anchor repeating the previous
+#: one ten times) passes them within a few lines and is refused before anything walks it.
+MAX_YAML_NODES = 1_000_000
+MAX_YAML_DEPTH = 100
+
+
+def _check_node_graph(root: yaml.Node) -> None:
+    """Refuse a composed document that nests deeper than MAX_YAML_DEPTH, refers to itself, or
+    would hold more than MAX_YAML_NODES values with its aliases expanded. Iterative, with the
+    size of every shared (aliased) node computed once, so the check itself stays linear."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            size[key], depth[key] = 1, 0
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [c for pair in node.value for c in pair]
+        else:
+            children = list(node.value)
+        if children_done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if size[key] > MAX_YAML_NODES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_YAML_NODES:,} values once its aliases are "
+                    "expanded (an alias bomb?)", node.start_mark)
+            if depth[key] > MAX_YAML_DEPTH:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                    node.start_mark)
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias refers to a value that contains it", node.start_mark)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader + floats like 1e-3 + no timestamps + duplicate keys refused."""
+    """SafeLoader + floats like 1e-3 + no timestamps + duplicate keys refused + bounded size
+    and depth once aliases are expanded."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_node_graph(node)
+        return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
@@ -1040,6 +1156,9 @@ def yaml_load(text: str, source: str) -> Any:
                           path=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from None
+    except RecursionError:
+        raise ConfigError(f"invalid YAML: nested more than {MAX_YAML_DEPTH} levels deep",
+                          path=source) from None
     except Exception as exc:  # noqa: BLE001
         # PyYAML's constructors leak plain ValueError/OverflowError for scalars such as
         # '!!int abc' or a 5000-digit integer, and the composer recurses on deep nesting.
@@ -1093,6 +1212,24 @@ def dump_config(cfg: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def read_yaml_text(path: str | os.PathLike, what: str) -> str:
+    """The text of a config or sweep file: a regular file (never a FIFO), at most
+    ``safeio.MAX_CONFIG_BYTES``, UTF-8. Errors are ConfigErrors naming the file."""
+    from nnlearn.runs import safeio
+
+    source = os.fspath(path)
+    prefix = f"{source}: "
+
+    def error(message: str) -> ConfigError:
+        problem = message[len(prefix):] if message.startswith(prefix) else message
+        if problem.startswith("no such"):
+            problem = f"{what} not found"
+        return ConfigError(problem, path=source)
+
+    return safeio.read_text(source, what=what, limit=safeio.MAX_CONFIG_BYTES, error=error,
+                            bom=True)
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
     """Read a YAML config file, apply ``--set`` overrides, validate, and fill defaults.
 
@@ -1100,17 +1237,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
     (so the missing required keys are what gets reported). Returns :func:`resolve`'s dict.
     """
     source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError("config file not found", path=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a config file", path=source) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          path=source) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file: {exc}", path=source) from None
+    text = read_yaml_text(source, "config file")
     raw = yaml_load(text, source)
     if raw is None:
         raw = {}

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted
-from nnlearn.runs import atomicio
-from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
+from nnlearn.runs import atomicio, safeio
+from nnlearn.runs.config import dump_config, read_yaml_text, resolve, set_dotted, yaml_load
 
 __all__ = [
     "EXIT_RUNS_FAILED",
@@ -184,18 +184,7 @@ def _show(value: Any) -> str:
 
 def _read_yaml(path: Path, what: str) -> Any:
     source = os.fspath(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found", path=source) from None
-    except IsADirectoryError:
-        raise ConfigError(f"is a folder, not a {what}", path=source) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          path=source) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {what}: {exc}", path=source) from None
-    return yaml_load(text, source)
+    return yaml_load(read_yaml_text(source, what), source)
 
 
 def _is_int(value: Any) -> bool:
@@ -649,9 +638,7 @@ def _write_failure(spec: RunSpec, exc: BaseException) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / CONFIG_FILE).is_file():
         atomicio.write_text(run_dir / CONFIG_FILE, dump_config(spec.cfg))
-    summary: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    summary = _read_summary(run_dir) or {}
     summary.update(_failure(exc))
     summary.setdefault("seed", spec.seed)
     atomicio.write_text(run_dir / METRICS_FILE, json.dumps(summary, indent=2) + "\n")
@@ -697,7 +684,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     finally:
         if handle_sigint:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-    summary = json.loads((Path(spec.run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    summary = _read_summary(Path(spec.run_dir)) or {}
     return _record(spec, summary, reused=False, seconds=time.perf_counter() - started)
 
 
@@ -750,28 +737,57 @@ def local_executor(workers: int, blas_threads: int | None = 1) -> Iterator[Execu
 
 
 @contextlib.contextmanager
-def dask_executor(address: str, *, timeout: float = 10.0) -> Iterator[Executor]:
+def dask_executor(address: str, *, timeout: float = 5.0) -> Iterator[Executor]:
     """A concurrent.futures executor that sends runs to the Dask scheduler at ``address``.
 
     Needs the optional extra ``nnlearn[dask]`` (imported only here). The workers must be able
     to import nnlearn and to read the data files, and should write to a folder the machine
     running the sweep can read: the sweep folder must be on a shared filesystem.
+
+    Connecting takes at most about ``timeout`` seconds whatever answers at the address (Dask's
+    own timeout does not cover a peer that accepts and never speaks), and any failure to reach
+    a scheduler there is an NnlearnError naming the address.
     """
+    if not isinstance(address, str) or not address.strip():
+        raise NnlearnError("no Dask scheduler address given", hint="e.g. tcp://HOST:8786")
     try:
         from distributed import Client
     except ImportError:
         raise NnlearnError("--scheduler needs Dask's distributed package, which is not "
                            "installed", hint="pip install 'nnlearn[dask]'") from None
-    try:
-        client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise NnlearnError(f"cannot connect to the Dask scheduler at {address}: {exc}",
-                           hint="is the scheduler running? (dask scheduler; dask worker "
-                                "tcp://HOST:PORT)") from None
+    client = _connect(Client, address.strip(), timeout)
     try:
         yield client.get_executor(pure=False)
     finally:
         client.close()
+
+
+def _connect(client_class: Any, address: str, timeout: float) -> Any:
+    """``client_class(address)`` within ``timeout`` (+1 s) seconds, in a daemon thread that is
+    abandoned when it does not finish: the process can still exit."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(address, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - reported in the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="nnlearn-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    hint = "is a Dask scheduler running there? (dask scheduler; dask worker tcp://HOST:PORT)"
+    if thread.is_alive():
+        raise NnlearnError(f"cannot connect to the Dask scheduler at {address}: no answer "
+                           f"within {timeout:g} s", hint=hint)
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        text = f"{type(exc).__name__}: {exc}"[:200]
+        raise NnlearnError(f"cannot connect to the Dask scheduler at {address} ({text})",
+                           hint=hint)
+    return box["client"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -803,19 +819,20 @@ class SweepResult:
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """A run's metrics.json, or None when it is missing or damaged (the run is then treated as
+    never finished, and runs again)."""
     try:
-        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return safeio.read_metrics(run_dir / METRICS_FILE)
+    except NnlearnError:
         return None
-    return summary if isinstance(summary, dict) else None
 
 
 def _stored_config_matches(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
     path = run_dir / CONFIG_FILE
     try:
-        stored = resolve(yaml_load(path.read_text(encoding="utf-8"), os.fspath(path)) or {},
+        stored = resolve(_read_yaml(path, "config file") or {},
                          base_dir=run_dir, source=os.fspath(path))
-    except (OSError, ConfigError):
+    except (OSError, NnlearnError):
         return False
     return json.loads(json.dumps(stored)) == json.loads(json.dumps(cfg))
 
@@ -906,6 +923,43 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None
     interrupted sweep leaves a consistent (partial) table.
     """
     out = Path(os.path.abspath(os.fspath(out)))
+    _check_same_sweep(sweep, out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        # Held for the whole sweep: a second sweep on the same folder would otherwise mark
+        # this one's runs failed and rewrite its results.csv.
+        with safeio.claim_folder(out, "sweep folder"):
+            return _run_sweep(sweep, out, executor=executor, workers=workers,
+                              blas_threads=blas_threads, retry_failed=retry_failed,
+                              on_record=on_record)
+    except BaseException:
+        if created:  # leave nothing behind when nothing was written
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _check_same_sweep(sweep: Sweep, out: Path) -> None:
+    """An existing sweep folder continues only the sweep that made it (the same sweep file);
+    another sweep file would replace its results.csv and mix two sweeps' runs."""
+    manifest = out / MANIFEST_FILE
+    if not manifest.exists():
+        return
+    data = safeio.read_json(manifest, what="sweep manifest")
+    previous = data.get("sweep") if isinstance(data, dict) else None
+    if not isinstance(previous, str):
+        raise NnlearnError(f"{manifest}: not a manifest nnlearn wrote (no 'sweep' file name)",
+                           hint="use another --out")
+    if os.path.realpath(previous) != os.path.realpath(sweep.path):
+        raise NnlearnError(f"{out}: this folder holds the results of another sweep "
+                           f"({previous}), not of {sweep.path}",
+                           hint="use another --out, or that sweep file to continue it")
+
+
+def _run_sweep(sweep: Sweep, out: Path, *, executor: Executor | None, workers: int | None,
+               blas_threads: int | None, retry_failed: bool,
+               on_record: Callable[[dict[str, Any], int, int], None] | None) -> SweepResult:
     specs = [replace(s, run_dir=os.fspath(out / s.name)) for s in sweep.runs]
     records: dict[str, dict[str, Any]] = {}
     todo: list[RunSpec] = []
@@ -915,7 +969,6 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None
             records[spec.name] = _record(spec, summary, reused=True, seconds=None)
         else:
             todo.append(spec)
-    out.mkdir(parents=True, exist_ok=True)
     _write_manifest(sweep, out)
     for spec in todo:
         if Path(spec.run_dir).exists():
