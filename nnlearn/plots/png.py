@@ -47,6 +47,12 @@ DPI = 100
 # finding runs
 
 
+def printable(name: str) -> str:
+    """A file or folder name as text that can be drawn and printed: bytes that were not UTF-8
+    (kept by Python as lone surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _natural_key(path: Path) -> list[Any]:
     """Sort ``run-2`` before ``run-10``: digit runs compare as numbers."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
@@ -222,7 +228,7 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
     history metric with or without its split prefix (``accuracy``, ``val_rmse``) or any other
     column (``lr`` shows the schedule); default accuracy for classification, R² for regression.
     """
-    from nnlearn.runs.config import yaml_load
+    from nnlearn.runs.config import read_yaml_text, yaml_load
     from nnlearn.runs.run import CONFIG_FILE, HISTORY_FILE
 
     run_dirs = expand_runs(paths)
@@ -233,12 +239,13 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
             raise NnlearnError(f"{run / HISTORY_FILE}: no epochs recorded")
         histories.append(h)
         cfg_path = run / CONFIG_FILE
-        configs.append(yaml_load(cfg_path.read_text(encoding="utf-8"), str(cfg_path))
-                       if cfg_path.is_file() else None)
+        configs.append(yaml_load(read_yaml_text(cfg_path, "config file"), str(cfg_path))
+                       if cfg_path.exists() else None)
     names = [r.name for r in run_dirs]
     if len(set(names)) < len(names):  # two sweeps' run-1: show the part of the path that differs
         common = os.path.commonpath([os.path.abspath(r) for r in run_dirs])
         names = [os.path.relpath(os.path.abspath(r), common) for r in run_dirs]
+    names = [printable(n) for n in names]
     labels, differs = run_labels(configs, names)
     m = _pick_metric(histories, metric)
     present = {c for h in histories for c in h}
@@ -418,7 +425,7 @@ def draw_curves(curves: Curves, path: str | os.PathLike, *,
     else:
         for ax in axes:
             ax.legend(fontsize="small")
-        fig.suptitle(curves.runs[0].run_dir.name, fontsize="medium")
+        fig.suptitle(printable(curves.runs[0].run_dir.name), fontsize="medium")
     return _save(fig, path)
 
 
@@ -482,7 +489,8 @@ def draw_confusion(c: Confusion, path: str | os.PathLike, *,
     ax.set_yticks(range(k), c.classes, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or f"{Path(c.source).name}: accuracy {c.accuracy:.3f} (n={c.n})",
+    ax.set_title(title or printable(f"{Path(c.source).name}: accuracy {c.accuracy:.3f} "
+                                    f"(n={c.n})"),
                  fontsize="medium")
     return _save(fig, path)
 
@@ -504,7 +512,7 @@ def plot_boundary(run: str | os.PathLike, out: str | os.PathLike | None = None, 
     model, table = _run_and_table(run, data, "train")
     b = boundary_grid(model, table)
     return draw_boundary(b, out or default_output([run], BOUNDARY_FILE),
-                         title=f"{Path(run).name}: {Path(table.path).name}")
+                         title=printable(f"{Path(run).name}: {Path(table.path).name}"))
 
 
 def plot_confusion(run: str | os.PathLike, out: str | os.PathLike | None = None, *,
