@@ -47,7 +47,14 @@ from typing import Any
 
 from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted
 from nnlearn.runs import atomicio, safeio
-from nnlearn.runs.config import dump_config, read_yaml_text, resolve, set_dotted, yaml_load
+from nnlearn.runs.config import (
+    MAX_SEED,
+    dump_config,
+    read_yaml_text,
+    resolve,
+    set_dotted,
+    yaml_load,
+)
 
 __all__ = [
     "EXIT_RUNS_FAILED",
@@ -70,6 +77,10 @@ __all__ = [
     "summarize",
     "train_command",
 ]
+
+#: The most runs one sweep file may plan (variants times seeds): each is resolved up front,
+#: and a grid's combinations multiply.
+MAX_RUNS = 100_000
 
 #: ``nnlearn sweep`` exits with this code when any run of the sweep is not ``ok``.
 EXIT_RUNS_FAILED = 5
@@ -259,6 +270,10 @@ def _grid_variants(sf: _SweepFile, grid: Any) -> list[tuple[dict, dict, str]]:
         axes.append((key, values))
     if not axes:
         return []
+    n_combos = math.prod(len(values) for _, values in axes)
+    if n_combos > MAX_RUNS:
+        sf.fail("grid", f"the grid has {n_combos:,} combinations, more than the {MAX_RUNS:,} "
+                "runs a sweep may plan", "use random: {trials: N, ...} to sample a large space")
     out: list[tuple[dict, dict, str]] = []
     combos: list[list[int]] = [[]]
     for _, values in axes:
@@ -307,7 +322,9 @@ def _random_variants(sf: _SweepFile, spec: Any) -> list[tuple[dict, dict, str]]:
     trials, seed, space = spec.get("trials"), spec.get("seed", 0), spec.get("space")
     if not _is_int(trials) or trials < 1:
         sf.fail("random.trials", f"expected an integer >= 1, got {_show(trials)}")
-    if not _is_int(seed) or seed < 0:
+    if trials > MAX_RUNS:
+        sf.fail("random.trials", f"expected at most {MAX_RUNS:,} trials, got {_show(trials)}")
+    if not _is_int(seed) or seed < 0 or seed > MAX_SEED:
         sf.fail("random.seed", f"expected an integer >= 0, got {_show(seed)}",
                 "the seed makes the random search repeatable")
     if not isinstance(space, Mapping) or not space:
@@ -378,9 +395,14 @@ def _seeds(sf: _SweepFile, seeds: Any) -> list[int]:
         seeds = [seeds]
     if not isinstance(seeds, list) or not seeds:
         sf.fail("seeds", f"expected a non-empty list of integers >= 0, got {_show(seeds)}")
+    if len(seeds) > MAX_RUNS:
+        sf.fail("seeds", f"expected at most {MAX_RUNS:,} seeds, got {len(seeds):,}")
     for i, s in enumerate(seeds):
         if not _is_int(s) or s < 0:
             sf.fail(f"seeds[{i}]", f"expected an integer >= 0, got {_show(s)}")
+        if s > MAX_SEED:
+            sf.fail(f"seeds[{i}]", f"expected an integer of at most {MAX_SEED:,}, got "
+                    f"{_show(s)}")
     if len(set(seeds)) != len(seeds):
         sf.fail("seeds", "a seed is listed twice")
     return [int(s) for s in seeds]
@@ -513,6 +535,9 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     seeds = _seeds(sf, raw.get("seeds"))
     metric = _metric(sf, raw.get("metric"), base_raw)
 
+    if len(variants) * len(seeds) > MAX_RUNS:
+        raise ConfigError(f"{len(variants):,} variants times {len(seeds):,} seeds is more than "
+                          f"the {MAX_RUNS:,} runs a sweep may plan", path=source)
     sweep = Sweep(path, base, metric, seeds, variants, varied, common)
     names: dict[str, Variant] = {}
     for variant in variants:
