@@ -217,7 +217,7 @@ def _summary_lines(result) -> list[str]:
               help="Continue an interrupted run from its checkpoint, exactly.")
 @click.option("--init-from", type=click.Path(), help="Start from a saved model's weights "
               "(a run folder or model file); optimizer state starts fresh.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
               help="BLAS threads (default: training.threads, $NNLEARN_THREADS, or all cores).")
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
@@ -505,9 +505,9 @@ def explain(config, sample, batch, n_weights, overrides):
 
 @cli.command("sweep", context_settings=CONTEXT)
 @click.argument("sweep_file", metavar="SWEEP.yaml", type=click.Path(dir_okay=False))
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(min=1, max=4096), default=None,
               help="Worker processes (default: the number of cores).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=1, show_default=True,
               help="BLAS threads per worker process.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Sweep folder (default: runs/sweeps/<name of SWEEP.yaml>).")

@@ -294,6 +294,8 @@ def _checkpoint_with(trained: Path, tmp_path: Path, change) -> Path:
     (lambda s: s.update(rng={"bit_generator": "PCG64", "state": "broken"}), "checkpoint"),
     (lambda s: s.update(callbacks="none"), "callbacks"),
     (lambda s: s.pop("rng"), "rng"),
+    (lambda s: s["callbacks"].append({"best": "x", "wait": 10**30}), "callbacks"),
+    (lambda s: s.update(schedule={"last_epoch": 10**30}), "schedule.last_epoch"),
 ])
 def test_a_checkpoint_state_is_validated_like_a_config(tmp_path, trained, change, problem):
     run = _checkpoint_with(trained, tmp_path, change)

@@ -200,3 +200,14 @@ def test_half_the_rows_as_classes_is_still_accepted(tmp_path):
                               enumerate(rows[1:])]
     (tmp_path / "ids.csv").write_text("\n".join(relabelled) + "\n")
     assert runs.prepare(load_config(cfg)).model.network.n_outputs == 20
+
+
+@pytest.mark.parametrize("args", [
+    ("train", CONFIGS / "xor.yaml", "--threads", "100000"),
+    ("sweep", CONFIGS / "sweeps" / "learning-rate.yaml", "--threads", "100000"),
+    ("sweep", CONFIGS / "sweeps" / "learning-rate.yaml", "--workers", str(10**30)),
+])
+def test_thread_and_worker_counts_on_the_command_line_are_bounded(tmp_path, args):
+    proc = run_cli(*args, "--out", tmp_path / "out", env=ENV, timeout=60)
+    assert_clean_error(proc, 2, args[2])
+    assert not (tmp_path / "out").exists()

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from nnlearn.runs import atomicio, safeio
-from nnlearn.runs.config import dump_config, read_yaml_text, resolve, yaml_load
+from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -600,6 +600,21 @@ def _check_training_state(path: Path, state: Any, cfg: dict[str, Any]) -> None:
             rate(value, f"optimizer_numbers.{key}")
     if state["schedule"] is not None and not isinstance(state["schedule"], dict):
         fail("schedule", "a mapping or null")
+
+    def settings(mapping: dict[str, Any], key: str) -> None:
+        # schedule and callback states hold epoch counters, flags and finite metric values
+        for name, value in mapping.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                if not -1 <= value <= MAX_EPOCHS:
+                    fail(f"{key}.{name}", f"an integer from -1 to {MAX_EPOCHS}")
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    fail(f"{key}.{name}", "a finite number")
+            elif not (value is None or isinstance(value, (bool, str))):
+                fail(f"{key}.{name}", "a number, text or null")
+
+    if state["schedule"] is not None:
+        settings(state["schedule"], "schedule")
     if not isinstance(state["rng"], dict):
         fail("rng", "a mapping")
     reason = state.get("stop_reason")
@@ -608,6 +623,8 @@ def _check_training_state(path: Path, state: Any, cfg: dict[str, Any]) -> None:
     callbacks = state["callbacks"]
     if not isinstance(callbacks, list) or not all(isinstance(c, dict) for c in callbacks):
         fail("callbacks", "a list of mappings")
+    for i, cb in enumerate(callbacks):
+        settings(cb, f"callbacks[{i}]")
     history = state["history"]
     if not isinstance(history, list) or len(history) != epoch:
         fail("history", f"a list of {epoch} rows (one per epoch)")
