@@ -94,10 +94,11 @@ def test_the_cli_refuses_a_fifo_model_and_config_with_exit_2(tmp_path):
 # ------------------------------------------------------------------------------------------
 # YAML and JSON without bounds
 
-ALIAS_BOMB = "\n".join(
-    ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-)
+#: One line of YAML whose value, aliases expanded, holds 10**8 numbers (each anchor repeats the
+#: previous one ten times).
+BOMB = "[" + ", ".join(["&a0 [" + ", ".join(["1"] * 10) + "]"] + [
+    f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]) + "]"
+ALIAS_BOMB = f"model: {{hidden: {BOMB}}}"
 
 
 def test_an_alias_bomb_is_refused_before_it_is_walked():
@@ -115,16 +116,15 @@ def test_shared_aliases_within_bounds_still_load():
     assert value["use"] == [{"x": 1}] * 3
 
 
-@pytest.mark.parametrize("where", ["grid", "runs"])
+@pytest.mark.parametrize("where", ["grid", "runs", "set"])
 def test_an_alias_bomb_in_a_sweep_file_is_exit_2_at_once(tmp_path, where):
-    from nnlearn.sweeps.sweep import load_sweep
-
-    body = ALIAS_BOMB.replace("\n", "\n  ")
-    text = f"base: {CONFIGS / 'xor.yaml'}\n{where}:\n  {body}\n"
+    text = {"grid": f"grid: {{model.hidden: {BOMB}}}",
+            "runs": f"runs: [{{model.hidden: {BOMB}}}]",
+            "set": f"set: {{model.hidden: {BOMB}}}"}[where]
     path = tmp_path / "bomb.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match="alias"):
-        load_sweep(path)
+    path.write_text(f"base: {CONFIGS / 'xor.yaml'}\n{text}\n")
+    proc = run_cli("sweep", path, "--out", tmp_path / "out", env=ENV, timeout=60)
+    assert_clean_error(proc, 2, "bomb.yaml", "alias")
 
 
 def test_an_alias_bomb_in_a_run_folders_config_is_refused_by_compare(tmp_path, trained):
