@@ -72,6 +72,13 @@ def test_a_network_too_big_for_memory_is_refused_with_its_size_in_bytes(monkeypa
     runs.prepare(xor("model.hidden=[64, 64]"))  # a network that fits is built
 
 
+def test_activations_for_every_row_count_towards_the_memory_needed(monkeypatch):
+    monkeypatch.setattr(runs, "_memory_bytes", lambda: 10**6)
+    runs.check_network_size(2, [100], 1, np.float64, rows=100)  # 20 kB of activations
+    with pytest.raises(ConfigError, match="on 10,000 rows"):
+        runs.check_network_size(2, [100], 1, np.float64, rows=10_000)  # 16 MB
+
+
 def test_summary_refuses_a_network_that_does_not_fit_before_allocating():
     width = config_module.MAX_UNITS  # allowed as a width; 10**14 weights are not
     proc = run_cli("summary", CONFIGS / "xor.yaml", "--set",

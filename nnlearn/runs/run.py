@@ -199,17 +199,21 @@ _TRAINING_COPIES = 5
 
 
 def check_network_size(n_inputs: int, hidden: Sequence[int], n_outputs: int,
-                       dtype: Any) -> int:
+                       dtype: Any, *, rows: int = 0) -> int:
     """The number of parameters of the MLP; ConfigError, before anything is allocated, when
-    training it would not fit in this machine's memory."""
+    training it would not fit in this machine's memory: five copies of the weights, plus the
+    activations of every layer for ``rows`` rows at once (a full batch, or the final metrics
+    on the whole training set), pre-activation and output each."""
     widths = [n_inputs, *hidden, n_outputs]
     n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    n_bytes = n_params * np.dtype(dtype).itemsize
+    itemsize = np.dtype(dtype).itemsize
+    n_bytes = n_params * itemsize
+    need = n_bytes * _TRAINING_COPIES + 2 * rows * sum(widths[1:]) * itemsize
     memory = _memory_bytes()
-    if memory is not None and n_bytes * _TRAINING_COPIES > memory:
+    if memory is not None and need > memory:
         raise ConfigError(f"the network has {n_params:,} parameters ({n_bytes:,} bytes of "
-                          f"weights, about {n_bytes * _TRAINING_COPIES:,} bytes to train); this "
-                          f"machine has {memory:,} bytes of memory", key="model.hidden",
+                          f"weights); training it on {rows:,} rows needs about {need:,} bytes, "
+                          f"this machine has {memory:,} bytes of memory", key="model.hidden",
                           hint="use fewer or narrower hidden layers")
     return n_params
 
@@ -250,7 +254,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     dtype = np.dtype(t["dtype"])
     n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
     check_network_size(len(table.feature_names), [layer["units"] for layer in m["layers"]],
-                       n_out, dtype)
+                       n_out, dtype, rows=len(table.X))
     network = build_mlp(len(table.feature_names), m["layers"], n_out, rng=rng, dtype=dtype)
     model = Model(network, task=task, loss_name=loss_name, feature_names=table.feature_names,
                   target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler)
