@@ -432,3 +432,30 @@ def test_a_run_folder_config_that_is_not_utf8_is_exit_2(tmp_path, trained):
     (run / "config.yaml").write_bytes(b"seed: \xff\n")
     proc = run_cli("compare", trained, run, env=ENV, timeout=60)
     assert_clean_error(proc, 2, "not UTF-8")
+
+
+@pytest.mark.parametrize("value", ["!!set {a, b}", "!!binary aGVsbG8=", "!!omap [a: 1]",
+                                   "!!timestamp 2020-01-01", "!!pairs [a: 1]"])
+def test_yaml_values_without_a_json_equivalent_are_refused(value):
+    with pytest.raises(ConfigError, match="is not allowed"):
+        yaml_load(f"x: {value}\n", "tags.yaml")
+
+
+def test_compare_tolerates_mapping_keys_of_mixed_types(tmp_path, trained):
+    from nnlearn.sweeps.compare import compare_runs
+
+    run = copy_run(trained, tmp_path)
+    (run / "config.yaml").write_text("x: [{1: a, b: c}]\n")
+    differs = dict(compare_runs([trained, run]).config)
+    assert differs["x"] == [None, [{1: "a", "b": "c"}]]
+
+
+def test_a_sweep_value_with_mapping_keys_of_mixed_types_gets_a_stable_run_name(tmp_path):
+    from nnlearn.sweeps.sweep import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(f"base: {CONFIGS / 'iris.yaml'}\n"
+                    "runs: [{training.class_weight: {setosa: 2.0, 1: 3.0}},\n"
+                    "       {training.class_weight: {setosa: 2.0, '1': 3.0}}]\n")
+    first = [r.name for r in load_sweep(path).runs]
+    assert len(set(first)) == 2 and first == [r.name for r in load_sweep(path).runs]

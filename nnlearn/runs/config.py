@@ -1108,6 +1108,16 @@ class _Dumper(yaml.SafeDumper):
         return True  # a config should read top to bottom, without &anchors
 
 
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> NoReturn:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the tag {node.tag.rsplit(':', 1)[-1]!r} is not allowed (nnlearn files hold "
+        "numbers, strings, booleans, null, lists and mappings)", node.start_mark)
+
+
+# Sets, bytes and ordered pairs have no JSON equivalent and no config key takes them; left in,
+# they would reach code that compares or writes values as JSON.
+for _tag in ("set", "binary", "omap", "pairs", "timestamp"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 _Loader.yaml_implicit_resolvers = _resolvers()
 _Dumper.yaml_implicit_resolvers = _resolvers()
 

@@ -109,6 +109,15 @@ def _labels(paths: Sequence[Path]) -> list[str]:
     return [os.path.relpath(p, common) for p in absolute]
 
 
+def _canonical(value: Any) -> str:
+    """A value as comparable text; a mapping whose keys are of mixed types (``{1: a, b: c}``
+    in a hand-edited config.yaml) cannot be sorted for JSON and is compared by its repr."""
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def compare_runs(paths: Sequence[str | os.PathLike]) -> Comparison:
     """Side-by-side differences of two or more run folders."""
     runs = [read_run(p) for p in paths]
@@ -118,8 +127,7 @@ def compare_runs(paths: Sequence[str | os.PathLike]) -> Comparison:
     config = []
     for key in keys:
         values = [r.config.get(key) for r in runs]
-        if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True)
-               for v in values[1:]):
+        if any(_canonical(v) != _canonical(values[0]) for v in values[1:]):
             config.append((key, values))
     present = {k for r in runs for k in r.metrics}
     order = [k for k in _RUN_FIELDS if k in present] + [m for m in METRIC_NAMES if m in present]

@@ -208,7 +208,21 @@ def _is_number(value: Any) -> bool:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    except TypeError:  # mapping keys of mixed types ({1: 2.0, a: 3.0}) cannot be sorted
+        return json.dumps(_text_keys(value), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=True)
+
+
+def _text_keys(value: Any) -> Any:
+    """``value`` with every mapping key written as its JSON text (1 -> "1", "a" -> '"a"'), so
+    keys of any types sort, and 1 and "1" stay apart."""
+    if isinstance(value, Mapping):
+        return {json.dumps(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_keys(v) for v in value]
+    return value
 
 
 def _variant_id(overrides: Mapping[str, Any]) -> str:
