@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import struct
@@ -459,3 +460,20 @@ def test_a_sweep_value_with_mapping_keys_of_mixed_types_gets_a_stable_run_name(t
                     "       {training.class_weight: {setosa: 2.0, '1': 3.0}}]\n")
     first = [r.name for r in load_sweep(path).runs]
     assert len(set(first)) == 2 and first == [r.name for r in load_sweep(path).runs]
+
+
+EXTREMES = [1.7e308, -1.7e308, 5e-324, -5e-324, math.inf, -math.inf, math.nan, 0.0, 1.0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(*[st.one_of(st.sampled_from(EXTREMES), st.floats())] * 2),
+                     min_size=1, max_size=12))
+def test_text_curves_draw_any_numbers_a_history_may_hold(tmp_path, trained, rows):
+    from nnlearn.plots.png import text_curves
+
+    run = tmp_path / "h"
+    run.mkdir(exist_ok=True)
+    (run / "history.csv").write_text("epoch,train_loss,val_loss\n" + "".join(
+        f"{i + 1},{a!r},{b!r}\n" for i, (a, b) in enumerate(rows)))
+    assert "loss" in text_curves([run])

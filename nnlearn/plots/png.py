@@ -128,8 +128,16 @@ def read_history_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    return {c: np.array([row.get(c, math.nan) for row in rows], dtype=np.float64)
-            for c in columns}
+    out = {c: np.array([row.get(c, math.nan) for row in rows], dtype=np.float64)
+           for c in columns}
+    for values in out.values():
+        # beyond this the span of an axis (hi - lo) overflows; such a value cannot be drawn
+        values[np.abs(values) > _DRAWABLE] = math.nan
+    return out
+
+
+#: The largest magnitude a chart shows; larger values (a run about to diverge) are gaps.
+_DRAWABLE = 1e300
 
 
 def _flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -379,7 +387,8 @@ def _colors(n: int) -> list:
 def _use_log(values: Sequence[np.ndarray]) -> bool:
     """Log y scale when all values are positive and span more than a factor of 20."""
     good = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
-    return bool(good.size) and good.min() > 0 and good.max() / good.min() > 20
+    with np.errstate(over="ignore"):  # 1e300 / 1e-300 is inf: a span wide enough for log
+        return bool(good.size) and good.min() > 0 and good.max() / good.min() > 20
 
 
 def draw_curves(curves: Curves, path: str | os.PathLike, *,
