@@ -137,7 +137,7 @@ def test_an_alias_bomb_in_a_run_folders_config_is_refused_by_compare(tmp_path, t
         compare_runs([trained, bad])
 
 
-@pytest.mark.parametrize("depth", [150, 100_000])
+@pytest.mark.parametrize("depth", [150, 5_000])
 def test_deeply_nested_yaml_is_a_config_error(depth):
     with pytest.raises(ConfigError, match="nested|deep|invalid YAML"):
         yaml_load("[" * depth + "]" * depth, "deep.yaml")

@@ -1231,7 +1231,7 @@ def read_yaml_text(path: str | os.PathLike, what: str) -> str:
     prefix = f"{source}: "
 
     def error(message: str) -> ConfigError:
-        problem = message[len(prefix):] if message.startswith(prefix) else message
+        problem = message.removeprefix(prefix)
         if problem.startswith("no such"):
             problem = f"{what} not found"
         return ConfigError(problem, path=source)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.runs import atomicio
 from nnlearn.errors import ModelFileError, NnlearnError
-from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
 from nnlearn.nn.network import Sequential
+from nnlearn.runs import atomicio
+from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
 
 META_KEY = "meta.json"
 

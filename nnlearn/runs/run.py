@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -29,8 +30,6 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from nnlearn.runs import atomicio, safeio
-from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
 from nnlearn.data import (
     LabelEncoder,
     Standardizer,
@@ -49,13 +48,21 @@ from nnlearn.errors import (
     NnlearnError,
     TrainingInterrupted,
 )
-from nnlearn.runs.metrics import classification_metrics, regression_metrics
-from nnlearn.runs.model import Model
-from nnlearn.runs.modelfile import load_arrays, load_model, model_from_arrays, save_arrays, save_model
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
+from nnlearn.runs import atomicio, safeio
+from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
+from nnlearn.runs.metrics import classification_metrics, regression_metrics
+from nnlearn.runs.model import Model
+from nnlearn.runs.modelfile import (
+    load_arrays,
+    load_model,
+    model_from_arrays,
+    save_arrays,
+    save_model,
+)
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -205,7 +212,7 @@ def check_network_size(n_inputs: int, hidden: Sequence[int], n_outputs: int,
     activations of every layer for ``rows`` rows at once (a full batch, or the final metrics
     on the whole training set), pre-activation and output each."""
     widths = [n_inputs, *hidden, n_outputs]
-    n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(widths))
     itemsize = np.dtype(dtype).itemsize
     n_bytes = n_params * itemsize
     need = n_bytes * _TRAINING_COPIES + 2 * rows * sum(widths[1:]) * itemsize

@@ -33,8 +33,11 @@ except ImportError:  # pragma: no cover - Windows
 #: Configs and sweep files: a long feature list fits many times over; 50 MB of YAML does not
 #: parse in reasonable time.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
-#: metrics.json, manifest.json and a model file's metadata (feature names, scalers, classes).
+#: manifest.json and a model file's metadata (feature names, scalers, classes).
 MAX_JSON_BYTES = 64 * 1024 * 1024
+#: metrics.json holds a confusion matrix, k*k counts for k classes: with
+#: ``data.allow_many_classes`` nnlearn itself may write hundreds of megabytes.
+MAX_METRICS_BYTES = 1024 * 1024 * 1024
 #: history.csv and diagnostics.csv: one row per epoch.
 MAX_TABLE_BYTES = 256 * 1024 * 1024
 #: No file nnlearn writes nests deeper than a few levels; 100 leaves room and stays far below
@@ -242,7 +245,7 @@ def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
     """A run's metrics.json: a mapping whose summary keys have the types nnlearn writes (bool
     is not an int here). Anything else is NnlearnError naming the file and the key."""
     name = os.fspath(path)
-    summary = read_json(path, what="metrics file")
+    summary = read_json(path, what="metrics file", limit=MAX_METRICS_BYTES)
     if not isinstance(summary, dict):
         raise NnlearnError(f"{name}: expected a JSON object of metrics")
     for key, types in _SUMMARY_TYPES.items():
