@@ -477,3 +477,16 @@ def test_text_curves_draw_any_numbers_a_history_may_hold(tmp_path, trained, rows
     (run / "history.csv").write_text("epoch,train_loss,val_loss\n" + "".join(
         f"{i + 1},{a!r},{b!r}\n" for i, (a, b) in enumerate(rows)))
     assert "loss" in text_curves([run])
+
+
+@pytest.mark.parametrize("body, problem", [
+    (ALIAS_BOMB, "alias"), ("a: &a [1, *a]", "contains it"), ("x: !!set {a}", "not allowed"),
+    ("a: 1\na: 2", "duplicate key"), ("[" * 5000 + "]" * 5000, "deep"),
+])
+def test_a_large_file_is_held_to_the_same_rules(body, problem):
+    """Large texts go through libyaml's parser when PyYAML has it: the same rules apply."""
+    padding = "# a long comment to pass the size at which the faster parser is used\n" * 1000
+    with pytest.raises(ConfigError, match=problem):
+        yaml_load(padding + body + "\n", "big.yaml")
+    value = yaml_load(padding + "b: 1e-3\nc: 2024-01-01\nd: &x {q: 1}\ne: *x\n", "big.yaml")
+    assert value == {"b": 0.001, "c": "2024-01-01", "d": {"q": 1}, "e": {"q": 1}}

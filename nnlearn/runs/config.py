@@ -1075,7 +1075,7 @@ def _check_node_graph(root: yaml.Node) -> None:
         stack.extend((c, False) for c in children if id(c) not in size)
 
 
-class _Loader(yaml.SafeLoader):
+class _LoaderRules:
     """SafeLoader + floats like 1e-3 + no timestamps + duplicate keys refused + bounded size
     and depth once aliases are expanded."""
 
@@ -1101,6 +1101,18 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _Loader(_LoaderRules, yaml.SafeLoader):
+    """The rules on PyYAML's pure-Python parser, whose error messages are the most precise."""
+
+
+#: The same rules on libyaml's C parser, when PyYAML was built with it: many times faster, so a
+#: config or sweep file near the size cap parses in seconds, not minutes.
+_FastLoader = (type("_FastLoader", (_LoaderRules, yaml.CSafeLoader), {})
+               if getattr(yaml, "__with_libyaml__", False) else None)
+#: Texts shorter than this are always parsed by _Loader: same messages, same leniency as ever.
+_FAST_FROM = 64 * 1024
+
+
 class _Dumper(yaml.SafeDumper):
     """SafeDumper whose quoting rules match _Loader (so '1e3' the string is quoted)."""
 
@@ -1116,9 +1128,12 @@ def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> NoReturn:
 
 # Sets, bytes and ordered pairs have no JSON equivalent and no config key takes them; left in,
 # they would reach code that compares or writes values as JSON.
-for _tag in ("set", "binary", "omap", "pairs", "timestamp"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
-_Loader.yaml_implicit_resolvers = _resolvers()
+for _loader in (_Loader, _FastLoader):
+    if _loader is None:
+        continue
+    for _tag in ("set", "binary", "omap", "pairs", "timestamp"):
+        _loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+    _loader.yaml_implicit_resolvers = _resolvers()
 _Dumper.yaml_implicit_resolvers = _resolvers()
 
 
@@ -1142,6 +1157,11 @@ def yaml_load(text: str, source: str) -> Any:
 
     Syntax errors become ConfigError("line L, column C: <problem>") with 1-based positions.
     """
+    if _FastLoader is not None and len(text) >= _FAST_FROM:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # a CSafeLoader subclass
+        except Exception:  # noqa: BLE001, S110 - parsed again below, for the precise message
+            pass
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
