@@ -184,3 +184,19 @@ def test_deferred_sigint_holds_back_ctrl_c_and_restores_the_handler():
     with runs.deferred_sigint():
         signal.raise_signal(signal.SIGINT)  # would raise KeyboardInterrupt without the deferral
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@posix_locks
+def test_a_sweep_does_not_delete_a_run_folder_a_train_is_writing(tmp_path):
+    from nnlearn.sweeps import sweep as sw
+
+    spec = sw.load_sweep(write_sweep(tmp_path, "s.yaml"))
+    out = tmp_path / "out"
+    busy = out / spec.runs[0].name
+    busy.mkdir(parents=True)
+    (busy / "config.yaml").write_text("# being written by `nnlearn train`\n")
+    with safeio.claim_folder(busy), pytest.raises(NnlearnError, match="in use"):
+        sw.run_sweep(spec, out, executor=_threads())
+    assert (busy / "config.yaml").is_file()
+    result = sw.run_sweep(spec, out, executor=_threads())  # once it is free: run again
+    assert result.ran == 2 and result.failed == 0

@@ -1009,9 +1009,14 @@ def _run_sweep(sweep: Sweep, out: Path, *, executor: Executor | None, workers: i
         else:
             todo.append(spec)
     _write_manifest(sweep, out)
-    for spec in todo:
-        if Path(spec.run_dir).exists():
-            shutil.rmtree(spec.run_dir)
+    stale = [Path(spec.run_dir) for spec in todo if Path(spec.run_dir).is_dir()]
+    with contextlib.ExitStack() as claims:
+        # an unfinished run folder may be one an `nnlearn train` (from --print-commands) is
+        # still writing: refuse before deleting any of them
+        for run_dir in stale:
+            claims.enter_context(safeio.claim_folder(run_dir))
+        for run_dir in stale:
+            shutil.rmtree(run_dir)
 
     def ordered() -> list[dict[str, Any]]:
         return [records[s.name] for s in specs if s.name in records]
