@@ -192,12 +192,25 @@ def _check_class_count(n_classes: int, n_rows: int, path: str, data: dict[str, A
                              "data.allow_many_classes: true if these really are the classes")
 
 
+#: Where Linux says how much memory this process's control group (a container) may use.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def _memory_bytes() -> int | None:
-    """Physical memory of this machine, when the platform says."""
+    """The memory this process may use: the machine's, or its container's limit if lower."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path, encoding="ascii") as f:  # a kernel file: never blocks
+                text = f.read(64).strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit():  # "max" means no limit
+            total = min(total, int(text))
+    return total
 
 
 #: Training holds the weights, their gradients and up to three buffers of the same size
