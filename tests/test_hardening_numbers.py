@@ -218,3 +218,15 @@ def test_thread_and_worker_counts_on_the_command_line_are_bounded(tmp_path, args
     proc = run_cli(*args, "--out", tmp_path / "out", env=ENV, timeout=60)
     assert_clean_error(proc, 2, args[2])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_container_memory_limit_lower_than_the_machine_counts(tmp_path, monkeypatch):
+    unlimited, limited = tmp_path / "max", tmp_path / "limit"
+    unlimited.write_text("max\n")
+    limited.write_text("1048576\n")
+    monkeypatch.setattr(runs, "_CGROUP_LIMITS", (str(unlimited), str(tmp_path / "none")))
+    machine = runs._memory_bytes()
+    assert machine is None or machine > 2**20
+    monkeypatch.setattr(runs, "_CGROUP_LIMITS", (str(unlimited), str(limited)))
+    if machine is not None:
+        assert runs._memory_bytes() == 2**20
