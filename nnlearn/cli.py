@@ -94,7 +94,29 @@ def main() -> None:
 
 
 def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=float))
+    click.echo(json.dumps(_finite_or_null(obj), indent=2, default=float, allow_nan=False))
+
+
+def _finite_or_null(obj: Any) -> Any:
+    """NaN and infinities as null: --json output must parse as JSON."""
+    if isinstance(obj, float):
+        import math
+
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
+def _finite_float(ctx, param, value):
+    """A click callback: refuse nan and inf, which FloatRange lets through."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 def _load_config(config: str, overrides: tuple[str, ...]) -> dict:
@@ -292,7 +314,7 @@ def _summary_lines(result) -> list[str]:
               help="Continue an interrupted run from its checkpoint, exactly.")
 @click.option("--init-from", type=click.Path(), help="Start from a saved model's weights "
               "(a run folder or model file); optimizer state starts fresh.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None,
               help="BLAS threads (default: training.threads, else $NNLEARN_THREADS, else the BLAS "
                    "library's own choice).")
 @click.option("--diagnostics", is_flag=True, help="Write diagnostics.csv (gradient norms, ...).")
@@ -466,9 +488,12 @@ def predict(run, data, out, proba, keep):
 
     from nnlearn.runs import atomicio
     from nnlearn.runs import run as runs
+    from nnlearn.runs.safeio import check_not_input
 
+    check_not_input(out, [data, *runs.run_inputs(run)])
     model, cfg = runs.load_run(run)
     table = _data_for(model, cfg, data, target_required=False)
+    check_not_input(out, [table.path])
     header, rows = runs.predict_rows(model, table, proba=proba)
     kept = [c.strip() for item in keep for c in item.split(",") if c.strip()]
     if kept:
@@ -565,8 +590,8 @@ def summary(config, overrides, as_json):
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Training rows (seeded choice) the loss is averaged over.")
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6,
-              show_default=True, help="Finite-difference step.")
+@click.option("--eps", type=click.FloatRange(min=0, max=1, min_open=True), default=1e-6,
+              show_default=True, callback=_finite_float, help="Finite-difference step.")
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_PLUGIN
@@ -684,23 +709,26 @@ def exercise_check(number, file):
 
 @cli.command("sweep", context_settings=CONTEXT)
 @click.argument("sweep_file", metavar="SWEEP.yaml", type=click.Path(dir_okay=False))
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(min=1, max=4096), default=None,
               help="Worker processes (default: the number of cores).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=1, show_default=True,
               help="BLAS threads per worker process.")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Sweep folder (default: runs/sweeps/<name of SWEEP.yaml>).")
 @click.option("--retry-failed", is_flag=True, help="Run failed runs again (default: keep them).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Send the runs to this Dask scheduler (pip install 'nnlearn[dask]').")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, max=3600, min_open=True),
+              default=5.0, show_default=True, callback=_finite_float,
+              help="Seconds to wait for the --scheduler to answer.")
 @click.option("--print-commands", is_flag=True,
               help="Run nothing; print one 'nnlearn train' command per run (for Slurm, GNU "
                    "parallel); then 'nnlearn sweep --out' the same folder collects the results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @_PLUGIN
-def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_commands,
-              as_json, quiet):
+def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, connect_timeout,
+              print_commands, as_json, quiet):
     """Train every variant of a SWEEP.yaml file, over its seeds, in parallel.
 
     Writes one run folder per run and results.csv under the sweep folder, and prints a table
@@ -715,6 +743,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
         nnlearn sweep my-sweep.yaml --scheduler tcp://10.0.0.5:8786
         nnlearn sweep my-sweep.yaml --print-commands --out runs/big | parallel -j 8
     """
+    if scheduler is not None and not scheduler.strip():
+        raise click.UsageError("--scheduler needs an address such as tcp://HOST:8786")
     if scheduler and workers:
         raise click.UsageError("--workers is for local runs; with --scheduler the cluster's "
                                "workers run them")
@@ -732,7 +762,8 @@ def sweep_cmd(sweep_file, workers, threads, out, retry_failed, scheduler, print_
     show = None if (quiet or as_json) else (
         lambda rec, done, total: click.echo(sw.format_record(rec, done, total, spec.metric),
                                             err=True))
-    with (sw.dask_executor(scheduler) if scheduler else _no_executor()) as executor:
+    with (sw.dask_executor(scheduler, timeout=connect_timeout) if scheduler
+          else _no_executor()) as executor:
         result = sw.run_sweep(spec, out, executor=executor,
                               workers=workers, blas_threads=threads,
                               retry_failed=retry_failed, on_record=show,
@@ -886,6 +917,13 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
         raise click.UsageError("--data goes with --boundary, --confusion, --roc or --residuals")
     if text and out:
         raise click.UsageError("--text prints to the terminal; it takes no -o")
+    if out:
+        from nnlearn.runs.run import run_inputs
+        from nnlearn.runs.safeio import check_not_input
+
+        runs_read = run_dirs if kinds or animate else plotting.expand_runs(run_dirs)
+        check_not_input(out, [data, *(f for r in runs_read for f in run_inputs(r))],
+                        option="-o")
     if text and (roc or residuals):
         raise click.UsageError(f"{kinds[0]} draws a PNG only; leave out --text")
     if text:

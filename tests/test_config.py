@@ -67,6 +67,7 @@ def test_minimal_config_fills_every_documented_default(tmp_path: Path) -> None:
         "train": str(tmp_path / "train.csv"), "test": None, "target": "y", "task": "auto",
         "features": None, "val_fraction": 0.2, "standardize": True, "standardize_target": True,
         "sample_weight": None, "categorical": [], "missing": "refuse", "unknown_category": "error",
+        "allow_many_classes": False,
     }
     assert cfg["model"] == {
         "hidden": [64], "activation": "relu", "dropout": 0.0, "init": "auto",

@@ -89,7 +89,9 @@ def test_curves_data_equals_history_csv(moons_run):
         _assert_equal_series(run.series[column], values, column)
     _assert_equal_series(run.epoch, [1, 2, 3, 4, 5, 6], "epoch")
     assert curves.loss_columns == ["train_loss", "val_loss"]
-    assert curves.metric == "accuracy" and curves.metric_columns == ["val_accuracy"]
+    # the metric panel has the train and the validation curve
+    assert curves.metric == "accuracy"
+    assert curves.metric_columns == ["train_accuracy", "val_accuracy"]
 
 
 def test_a_sweep_folder_plots_all_its_runs_labelled_by_what_differs(sweep):
@@ -134,13 +136,13 @@ def test_expand_runs_sorts_naturally_and_refuses_a_folder_without_runs(tmp_path)
 
 def test_metric_option_picks_the_second_panel(moons_run, diabetes_run):
     assert plotting.curves_data([moons_run], metric="val_accuracy").metric_columns == [
-        "val_accuracy"]
+        "train_accuracy", "val_accuracy"]
     assert plotting.curves_data([moons_run], metric="lr").metric_columns == ["lr"]
     assert plotting.curves_data([moons_run], metric="loss").metric_columns == []
     with pytest.raises(NnlearnError, match="no metric 'rmse'.*accuracy"):
         plotting.curves_data([moons_run], metric="rmse")
     reg = plotting.curves_data([diabetes_run])
-    assert reg.metric == "r2" and reg.metric_columns == ["val_r2"]
+    assert reg.metric == "r2" and reg.metric_columns == ["train_r2", "val_r2"]
     expected = history_columns(diabetes_run / "history.csv")
     _assert_equal_series(reg.runs[0].series["val_r2"], expected["val_r2"], "val_r2")
 

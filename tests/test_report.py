@@ -159,7 +159,8 @@ def test_several_runs_overlay_their_curves_and_show_what_differs(tmp_path):
     assert "training.learning_rate" in differs
     assert ">0.1</td>" in differs and ">0.01</td>" in differs
     curves = page[page.index('<section id="curves"'):]
-    assert curves.count("<polyline") == 2  # the training loss of each (xor has no val split)
+    # the training loss and the training accuracy of each (xor has no val split)
+    assert curves.count("<polyline") == 4
     assert "learning_rate=0.1" in curves and "learning_rate=0.01" in curves
 
 

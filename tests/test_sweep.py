@@ -397,14 +397,14 @@ def test_a_finished_run_is_never_overwritten_by_a_changed_sweep(tmp_path):
 
 
 def test_a_failed_run_whose_config_changed_runs_again(tmp_path):
-    # Same run name (same overrides), but the common settings changed: the old failure is not
-    # this sweep's result, so it runs again without --retry-failed.
+    # Same run name (same overrides), but the common settings of the sweep file changed: the
+    # old failure is not this sweep's result, so it runs again without --retry-failed.
     text = "base: DIABETES\nset: {training.epochs: 3}\nruns: [{training.learning_rate: 10.0}]\n"
     out = tmp_path / "out"
     first = run(write_sweep(tmp_path, text), out)
     assert first.records[0]["status"] == "diverged"
     assert run(write_sweep(tmp_path, text), out).ran == 0
-    second = run(write_sweep(tmp_path, text.replace("epochs: 3", "epochs: 2"), "b.yaml"), out)
+    second = run(write_sweep(tmp_path, text.replace("epochs: 3", "epochs: 2")), out)
     assert second.ran == 1 and second.records[0]["name"] == first.records[0]["name"]
     assert "epochs: 2" in (out / first.records[0]["name"] / "config.yaml").read_text()
 

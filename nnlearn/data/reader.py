@@ -33,7 +33,9 @@ Both parsers give tables identical to its own, bit for bit (the tests check this
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
+import functools
 import io
 import math
 import os
@@ -92,6 +94,11 @@ class Table:
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])
+
+    @functools.cached_property
+    def column_index(self) -> dict[str, int]:
+        """numeric feature column -> its column of ``X`` (one dict: no search per column)."""
+        return {name: j for j, name in enumerate(self.feature_names)}
 
 
 def read_csv(
@@ -223,7 +230,7 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
                 "(a pandas index column saved without a name looks like this).")
     else:
         names = [str(f) for f in req.features]
-        dups = sorted({f for f in names if names.count(f) > 1})
+        dups = sorted(f for f, k in collections.Counter(names).items() if k > 1)
         if dups:
             raise DataError(f"feature columns listed more than once: {dups}", path=path)
         missing = [f for f in names if f not in seen]

@@ -49,6 +49,12 @@ DPI = 100
 # finding runs
 
 
+def printable(name: str) -> str:
+    """A file or folder name as text that can be drawn and printed: bytes that were not UTF-8
+    (kept by Python as lone surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _natural_key(path: Path) -> list[Any]:
     """Sort ``run-2`` before ``run-10``: digit runs compare as numbers."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
@@ -129,8 +135,16 @@ def read_history_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    return {c: np.array([row.get(c, math.nan) for row in rows], dtype=np.float64)
-            for c in columns}
+    out = {c: np.array([row.get(c, math.nan) for row in rows], dtype=np.float64)
+           for c in columns}
+    for values in out.values():
+        # beyond this the span of an axis (hi - lo) overflows; such a value cannot be drawn
+        values[np.abs(values) > _DRAWABLE] = math.nan
+    return out
+
+
+#: The largest magnitude a chart shows; larger values (a run about to diverge) are gaps.
+_DRAWABLE = 1e300
 
 
 def _flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -229,7 +243,7 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
     history metric with or without its split prefix (``accuracy``, ``val_rmse``) or any other
     column (``lr`` shows the schedule); default accuracy for classification, R² for regression.
     """
-    from nnlearn.runs.config import yaml_load
+    from nnlearn.runs.config import read_yaml_text, yaml_load
     from nnlearn.runs.run import CONFIG_FILE, HISTORY_FILE
 
     run_dirs = expand_runs(paths)
@@ -240,12 +254,13 @@ def curves_data(paths: Sequence[str | os.PathLike], *, metric: str | None = None
             raise NnlearnError(f"{run / HISTORY_FILE}: no epochs recorded")
         histories.append(h)
         cfg_path = run / CONFIG_FILE
-        configs.append(yaml_load(cfg_path.read_text(encoding="utf-8"), str(cfg_path))
-                       if cfg_path.is_file() else None)
+        configs.append(yaml_load(read_yaml_text(cfg_path, "config file"), str(cfg_path))
+                       if cfg_path.exists() else None)
     names = [r.name for r in run_dirs]
     if len(set(names)) < len(names):  # two sweeps' run-1: show the part of the path that differs
         common = os.path.commonpath([os.path.abspath(r) for r in run_dirs])
         names = [os.path.relpath(os.path.abspath(r), common) for r in run_dirs]
+    names = [printable(n) for n in names]
     labels, differs = run_labels(configs, names)
     m = _pick_metric(histories, metric)
     present = {c for h in histories for c in h}
@@ -519,7 +534,8 @@ def _colors(n: int) -> list:
 def _use_log(values: Sequence[np.ndarray]) -> bool:
     """Log y scale when all values are positive and span more than a factor of 20."""
     good = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
-    return bool(good.size) and good.min() > 0 and good.max() / good.min() > 20
+    with np.errstate(over="ignore"):  # 1e300 / 1e-300 is inf: a span wide enough for log
+        return bool(good.size) and good.min() > 0 and good.max() / good.min() > 20
 
 
 #: Characters of legend text that fit per inch of figure width at the "small" font size.
@@ -637,7 +653,7 @@ def curves_figure(curves: Curves, *, size: tuple[float, float] | None = None):
         ax.grid(True, alpha=0.3)
     if not several:
         run = curves.runs[0]
-        fig.suptitle(run.run_dir.name + (" (diverged)" if run.diverged else ""),
+        fig.suptitle(printable(run.run_dir.name) + (" (diverged)" if run.diverged else ""),
                      fontsize="medium")
     legend = fig.legend(handles, wrapped, loc="outside lower center", ncols=ncol,
                         fontsize="small", frameon=False)
@@ -715,7 +731,8 @@ def draw_confusion(c: Confusion, path: str | os.PathLike, *,
     ax.set_yticks(range(k), c.classes, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or f"{Path(c.source).name}: accuracy {c.accuracy:.3f} (n={c.n})",
+    ax.set_title(title or printable(f"{Path(c.source).name}: accuracy {c.accuracy:.3f} "
+                                    f"(n={c.n})"),
                  fontsize="medium")
     return _save(fig, path)
 
@@ -744,7 +761,7 @@ def draw_residuals(r: Residuals, path: str | os.PathLike, *,
     right.set_title("residuals", fontsize="medium")
     for ax in (left, right):
         ax.grid(True, alpha=0.3)
-    fig.suptitle(title or f"{Path(r.source).name} (n={len(r.actual)})", fontsize="medium")
+    fig.suptitle(title or printable(f"{Path(r.source).name} (n={len(r.actual)})"), fontsize="medium")
     return _save(fig, path)
 
 
@@ -792,7 +809,7 @@ def plot_boundary(run: str | os.PathLike, out: str | os.PathLike | None = None, 
     model, table = _run_and_table(run, data, "train")
     b = boundary_grid(model, table)
     return draw_boundary(b, out or default_output([run], BOUNDARY_FILE),
-                         title=f"{Path(run).name}: {Path(table.path).name}")
+                         title=printable(f"{Path(run).name}: {Path(table.path).name}"))
 
 
 def plot_confusion(run: str | os.PathLike, out: str | os.PathLike | None = None, *,

@@ -42,6 +42,7 @@ __all__ = [
     "MONITOR_NAMES",
     "TASK_NAMES",
     "apply_overrides",
+    "check_layer_spec",
     "defaults",
     "dump_config",
     "load_config",
@@ -152,13 +153,26 @@ def _number_hint(value: Any) -> str | None:
     return None
 
 
-def _integer(minimum: int, *, nullable: bool = False) -> Validator:
+#: Upper bounds of counts, so that no valid-looking number overflows later: an epoch count is
+#: raised to powers and divided by in the schedules, a width is multiplied into array sizes.
+MAX_EPOCHS = 10_000_000
+MAX_UNITS = 10_000_000
+MAX_BATCH = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_THREADS = 4096
+#: The largest learning rate: warm-up multiplies it by up to MAX_EPOCHS, which stays finite.
+MAX_LEARNING_RATE = 1e300
+
+
+def _integer(minimum: int, *, nullable: bool = False, maximum: int | None = None) -> Validator:
     what = f"an integer >= {minimum}" + (" or null" if nullable else "")
 
     def check(value: Any, key: str, ctx: _Ctx) -> int | None:
         if value is None and nullable:
             return None
         if _is_int(value):
+            if maximum is not None and int(value) > maximum:
+                ctx.fail(key, f"expected an integer of at most {maximum:,}, got {_show(value)}")
             if int(value) >= minimum:
                 return int(value)
             ctx.fail(key, f"expected {what}, got {_show(value)}")
@@ -304,15 +318,16 @@ def _hidden(value: Any, key: str, ctx: _Ctx) -> list[int]:
         hint = "one hidden layer of 8 units is [8]" if _is_int(value) else None
         ctx.fail(key, f"expected a list of integers >= 1 (layer widths), got {_show(value)}",
                  hint)
-    return [_integer(1)(item, f"{key}[{i}]", ctx) for i, item in enumerate(value)]
+    return [_integer(1, maximum=MAX_UNITS)(item, f"{key}[{i}]", ctx)
+            for i, item in enumerate(value)]
 
 
 def _batch_size(value: Any, key: str, ctx: _Ctx) -> int | str:
     if isinstance(value, str) and value == "full":
         return "full"
-    if _is_int(value) and int(value) >= 1:
+    if _is_int(value) and 1 <= int(value) <= MAX_BATCH:
         return int(value)
-    ctx.fail(key, f"expected an integer >= 1 or 'full', got {_show(value)}",
+    ctx.fail(key, f"expected an integer from 1 to {MAX_BATCH:,} or 'full', got {_show(value)}",
              _number_hint(value) if not isinstance(value, str) else None)
 
 
@@ -323,6 +338,13 @@ def _batch_size(value: Any, key: str, ctx: _Ctx) -> int | str:
 _unit_interval = _number(0.0, 1.0, hi_open=True)  # momentum, betas, rho: [0, 1)
 _positive = _number(0.0, lo_open=True)
 _non_negative = _number(0.0)
+
+def _learning_rate(value: Any, key: str, ctx: _Ctx) -> float:
+    lr = _positive(value, key, ctx)
+    if lr > MAX_LEARNING_RATE:
+        ctx.fail(key, f"expected a number of at most {MAX_LEARNING_RATE:g}, got {_show(value)}")
+    return lr
+
 
 #: How the config checks each setting an optimizer or schedule class takes, by the setting's
 #: name. The names and defaults themselves come from the classes' constructors (below); a test
@@ -335,14 +357,15 @@ _SETTING_CHECKS: dict[str, Validator] = {
     "beta2": _unit_interval,
     "eps": _positive,
     "initial_accumulator": _non_negative,
-    "step_size": _integer(1),
+    "step_size": _integer(1, maximum=MAX_EPOCHS),
     "gamma": _number(0.0, 1.0, lo_open=True),
-    "warmup_epochs": _integer(0),
+    "warmup_epochs": _integer(0, maximum=MAX_EPOCHS),
     "min_lr": _non_negative,
-    "power_t": _non_negative,
+    # (epoch + 1) ** power_t must stay a finite float for every epoch up to MAX_EPOCHS
+    "power_t": _number(0.0, 10.0),
     "factor": _number(0.0, 1.0, lo_open=True, hi_open=True),
-    "patience": _integer(0),
-    "cooldown": _integer(0),
+    "patience": _integer(0, maximum=MAX_EPOCHS),
+    "cooldown": _integer(0, maximum=MAX_EPOCHS),
     "min_delta": _non_negative,
 }
 
@@ -513,7 +536,7 @@ def _named_mapping(
 _EARLY_STOPPING_SPEC: dict[str, tuple[Any, Validator]] = {
     "monitor": ("val_loss", _monitor),
     "mode": ("auto", _choice(_MODE_CHOICES)),
-    "patience": (10, _integer(0)),
+    "patience": (10, _integer(0, maximum=MAX_EPOCHS)),
     "min_delta": (0.0, _non_negative),
     "restore_best_weights": (True, _boolean),
 }
@@ -593,6 +616,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "categorical": ([], _categorical),
         "missing": ("refuse", _choice(("refuse", "mean"))),
         "unknown_category": ("error", _choice(("error", "ignore"))),
+        "allow_many_classes": (False, _boolean),
     },
     "model": {
         "hidden": ([64], _hidden),
@@ -602,10 +626,10 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "layers": (None, lambda v, k, c: v),  # checked in _resolve_model (needs the defaults)
     },
     "training": {
-        "epochs": (300, _integer(1)),
+        "epochs": (300, _integer(1, maximum=MAX_EPOCHS)),
         "batch_size": (32, _batch_size),
         "batching": (None, _choice(("full", "minibatch", "stochastic"), nullable=True)),
-        "learning_rate": (0.01, _positive),
+        "learning_rate": (0.01, _learning_rate),
         "optimizer": ({"name": "sgd", "momentum": 0.9}, lambda v, k, c: _named_mapping(
             v, k, c, kind="optimizer", specs=_lesson().optimizer_specs, default_name="sgd")),
         "schedule": ("constant", lambda v, k, c: _named_mapping(
@@ -617,12 +641,12 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "early_stopping": ({"monitor": "val_loss", "patience": 50, "restore_best_weights": True},
                            _early_stopping),
         "class_weight": (None, _class_weight),
-        "checkpoint_every": (0, _integer(0)),
+        "checkpoint_every": (0, _integer(0, maximum=MAX_EPOCHS)),
         "dtype": ("float64", _choice(("float64", "float32"))),
         "diagnostics": (False, _boolean),
         "snapshots": (0, _integer(0)),
         "shuffle": (True, _boolean),
-        "threads": (None, _integer(1, nullable=True)),
+        "threads": (None, _integer(1, nullable=True, maximum=MAX_THREADS)),
     },
     "output": {
         "dir": (None, _path(nullable=True)),
@@ -630,7 +654,49 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
 }
 
 _LAYER_KEYS = ("units", "activation", "dropout", "init")
-_SEED = _integer(0, nullable=True)
+
+#: The settings a layer of a saved network may carry (``Sequential.spec()``), with the bounds a
+#: config puts on them; a model file is checked against these like a config is.
+def _layer_settings() -> dict[str, dict[str, Validator]]:
+    """layer type -> {setting: check}; activations are every registered name (plugins too)."""
+    return {
+        "dense": {"in": _integer(1, maximum=MAX_UNITS), "out": _integer(1, maximum=MAX_UNITS),
+                  "init": _choice(_lesson().INIT_NAMES), "name": _column(nullable=False)},
+        "dropout": {"rate": _unit_interval},
+        # a leaky ReLU's negative slope is a fraction; ELU's alpha is the floor it saturates to
+        "leaky_relu": {"alpha": _number(0.0, 1.0)},
+        "elu": {"alpha": _number(0.0, 10.0, lo_open=True)},
+        **{name: {} for name in _lesson().ACTIVATION_NAMES if name not in ("leaky_relu", "elu")},
+    }
+
+
+_REQUIRED_LAYER_SETTINGS = {"dense": ("in", "out", "name"), "dropout": ("rate",)}
+
+
+def check_layer_spec(layer: Any, key: str) -> None:
+    """Check one layer of a saved network's architecture (``{"type": "dense", "in": 4, ...}``)
+    with the bounds the config puts on the same settings. Raises ConfigError naming ``key``
+    (e.g. ``architecture[2].alpha``)."""
+    ctx = _Ctx(None, None)
+    if not isinstance(layer, Mapping):
+        ctx.fail(key, f"expected a mapping describing a layer, got {_show(layer)}")
+    kind = layer.get("type")
+    settings = _layer_settings()
+    if not (isinstance(kind, str) and kind in settings):
+        ctx.fail(f"{key}.type", f"unknown layer type {_show(kind)}")
+    allowed = settings[kind]
+    _check_keys(layer, ["type", *allowed], key, ctx)
+    for name in _REQUIRED_LAYER_SETTINGS.get(kind, ()):
+        if name not in layer:
+            ctx.fail(f"{key}.{name}", "missing required key")
+    for name, check in allowed.items():
+        if name in layer:
+            check(layer[name], f"{key}.{name}", ctx)
+    if kind == "dense" and "/" in layer["name"]:
+        ctx.fail(f"{key}.name", f"a layer name cannot contain '/', got {_show(layer['name'])}")
+
+
+_SEED = _integer(0, nullable=True, maximum=MAX_SEED)
 
 
 def _home_of(key: Any) -> str | None:
@@ -717,7 +783,7 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
         _check_keys(layer, _LAYER_KEYS, key, ctx)
         if "units" not in layer:
             ctx.fail(f"{key}.units", "missing required key", "every layer needs units: <int>")
-        units = _integer(1)(layer["units"], f"{key}.units", ctx)
+        units = _integer(1, maximum=MAX_UNITS)(layer["units"], f"{key}.units", ctx)
         activation = _choice(_lesson().ACTIVATION_NAMES)(layer.get("activation", model["activation"]),
                                                f"{key}.activation", ctx)
         dropout = _unit_interval(layer.get("dropout", model["dropout"]), f"{key}.dropout", ctx)
@@ -1094,8 +1160,64 @@ def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     return table
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader + floats like 1e-3 + no timestamps + duplicate keys refused."""
+#: Bounds of a YAML document once its aliases are expanded: a config, even with a feature list
+#: of 100,000 columns, stays far below these; an alias bomb (each anchor repeating the previous
+#: one ten times) passes them within a few lines and is refused before anything walks it.
+MAX_YAML_NODES = 1_000_000
+MAX_YAML_DEPTH = 100
+
+
+def _check_node_graph(root: yaml.Node) -> None:
+    """Refuse a composed document that nests deeper than MAX_YAML_DEPTH, refers to itself, or
+    would hold more than MAX_YAML_NODES values with its aliases expanded. Iterative, with the
+    size of every shared (aliased) node computed once, so the check itself stays linear."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            size[key], depth[key] = 1, 0
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [c for pair in node.value for c in pair]
+        else:
+            children = list(node.value)
+        if children_done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if size[key] > MAX_YAML_NODES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"more than {MAX_YAML_NODES:,} values once its aliases are "
+                    "expanded (an alias bomb?)", node.start_mark)
+            if depth[key] > MAX_YAML_DEPTH:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                    node.start_mark)
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias refers to a value that contains it", node.start_mark)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+class _LoaderRules:
+    """SafeLoader + floats like 1e-3 + no timestamps + duplicate keys refused + bounded size
+    and depth once aliases are expanded."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_node_graph(node)
+        return self.construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
@@ -1112,6 +1234,18 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _Loader(_LoaderRules, yaml.SafeLoader):
+    """The rules on PyYAML's pure-Python parser, whose error messages are the most precise."""
+
+
+#: The same rules on libyaml's C parser, when PyYAML was built with it: many times faster, so a
+#: config or sweep file near the size cap parses in seconds, not minutes.
+_FastLoader = (type("_FastLoader", (_LoaderRules, yaml.CSafeLoader), {})
+               if getattr(yaml, "__with_libyaml__", False) else None)
+#: Texts shorter than this are always parsed by _Loader: same messages, same leniency as ever.
+_FAST_FROM = 64 * 1024
+
+
 class _Dumper(yaml.SafeDumper):
     """SafeDumper whose quoting rules match _Loader (so '1e3' the string is quoted)."""
 
@@ -1119,7 +1253,20 @@ class _Dumper(yaml.SafeDumper):
         return True  # a config should read top to bottom, without &anchors
 
 
-_Loader.yaml_implicit_resolvers = _resolvers()
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> NoReturn:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the tag {node.tag.rsplit(':', 1)[-1]!r} is not allowed (nnlearn files hold "
+        "numbers, strings, booleans, null, lists and mappings)", node.start_mark)
+
+
+# Sets, bytes and ordered pairs have no JSON equivalent and no config key takes them; left in,
+# they would reach code that compares or writes values as JSON.
+for _loader in (_Loader, _FastLoader):
+    if _loader is None:
+        continue
+    for _tag in ("set", "binary", "omap", "pairs", "timestamp"):
+        _loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+    _loader.yaml_implicit_resolvers = _resolvers()
 _Dumper.yaml_implicit_resolvers = _resolvers()
 
 
@@ -1143,6 +1290,11 @@ def yaml_load(text: str, source: str) -> Any:
 
     Syntax errors become ConfigError("line L, column C: <problem>") with 1-based positions.
     """
+    if _FastLoader is not None and len(text) >= _FAST_FROM:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # a CSafeLoader subclass
+        except Exception:  # noqa: BLE001, S110 - parsed again below, for the precise message
+            pass
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -1167,6 +1319,9 @@ def yaml_load(text: str, source: str) -> Any:
                           path=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=source) from None
+    except RecursionError:
+        raise ConfigError(f"invalid YAML: nested more than {MAX_YAML_DEPTH} levels deep",
+                          path=source) from None
     except Exception as exc:  # noqa: BLE001
         # PyYAML's constructors leak plain ValueError/OverflowError for scalars such as
         # '!!int abc' or a 5000-digit integer, and the composer recurses on deep nesting.
@@ -1220,6 +1375,24 @@ def dump_config(cfg: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def read_yaml_text(path: str | os.PathLike, what: str) -> str:
+    """The text of a config or sweep file: a regular file (never a FIFO), at most
+    ``safeio.MAX_CONFIG_BYTES``, UTF-8. Errors are ConfigErrors naming the file."""
+    from nnlearn.runs import safeio
+
+    source = os.fspath(path)
+    prefix = f"{source}: "
+
+    def error(message: str) -> ConfigError:
+        problem = message.removeprefix(prefix)
+        if problem.startswith("no such"):
+            problem = f"{what} not found"
+        return ConfigError(problem, path=source)
+
+    return safeio.read_text(source, what=what, limit=safeio.MAX_CONFIG_BYTES, error=error,
+                            bom=True)
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
     """Read a YAML config file, apply ``--set`` overrides, validate, and fill defaults.
 
@@ -1227,17 +1400,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
     (so the missing required keys are what gets reported). Returns :func:`resolve`'s dict.
     """
     source = os.fspath(path)
-    try:
-        text = Path(source).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError("config file not found", path=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a config file", path=source) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          path=source) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file: {exc}", path=source) from None
+    text = read_yaml_text(source, "config file")
     raw = yaml_load(text, source)
     if raw is None:
         raw = {}

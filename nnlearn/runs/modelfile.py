@@ -37,30 +37,135 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: di
     atomicio.write_with(path, lambda f: np.savez(f, **payload))
 
 
+#: Uncompressed bytes a model file may declare per byte it holds (nnlearn writes members
+#: uncompressed; deflate rarely packs float weights by more than 2x). A zip bomb declares
+#: thousands; it is refused before anything is inflated.
+MAX_EXPANSION = 16
+MAX_MEMBERS = 100_000
+
+
+def _param_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
+    """``{"dense_1.W": (in, out), "dense_1.b": (out,), ...}`` from the metadata's architecture,
+    with every dense layer's widths checked as the config checks hidden widths."""
+    from nnlearn.runs.config import check_layer_spec
+
+    if not isinstance(spec, list) or not spec or len(spec) > MAX_MEMBERS:
+        raise ValueError("the architecture is not a list of layers")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, layer in enumerate(spec):
+        check_layer_spec(layer, f"architecture[{i}]")
+        if layer["type"] == "dense":
+            shapes[f"{layer['name']}.W"] = (layer["in"], layer["out"])
+            shapes[f"{layer['name']}.b"] = (layer["out"],)
+    return shapes
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo,
+                 shape: tuple[int, ...] | None, kinds: str) -> np.ndarray:
+    """One ``.npy`` member, its header checked before the data is read: a dtype of ``kinds``,
+    the ``shape`` expected (when given; -1 takes any length), and a declared size that matches
+    the header (which bounds what a -1 can claim)."""
+    with zf.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            got, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            got, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"{info.filename}: .npy format version {version}")
+        if dtype.hasobject or dtype.kind not in kinds or dtype.itemsize > 8 or dtype.fields:
+            raise ValueError(f"{info.filename}: dtype {dtype} is not allowed here")
+        if shape is not None and (len(got) != len(shape) or any(
+                s not in (g, -1) for g, s in zip(got, shape))):
+            raise ValueError(f"{info.filename}: shape {tuple(got)}, the architecture says "
+                             f"{shape}")
+        n_bytes = math.prod(got) * dtype.itemsize
+        header = member.tell()
+        if header + n_bytes != info.file_size:
+            raise ValueError(f"{info.filename}: declares {info.file_size} bytes, its header "
+                             f"says {header + n_bytes}")
+        data = member.read()  # bounded by the declared size; reading to the end checks the CRC
+    if len(data) != n_bytes:
+        raise ValueError(f"{info.filename}: truncated")
+    flat = np.frombuffer(data, dtype=dtype)
+    return flat.reshape(got, order="F" if fortran else "C").copy()
+
+
 def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read every array and the metadata; any failure becomes ModelFileError."""
+    """Read the metadata, then every array, checking each member's declared shape and dtype
+    against the metadata (and the sizes against the file's) before anything is allocated.
+    Any failure becomes ModelFileError naming the file."""
+    from nnlearn.runs import safeio
+
     path = Path(path)
     invalid = f"{path}: not a valid nnlearn model file"
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder, expected a model file (.npz)")
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such file")
+    fd = safeio.open_regular(path, "model file", ModelFileError)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: np.array(f[key]) for key in f.files}  # eager: nothing read later
-        meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError,
-            json.JSONDecodeError, AttributeError, TypeError) as exc:
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            with zipfile.ZipFile(fh) as zf:
+                arrays, meta = _read_zip(path, zf, size)
+    except NnlearnError:  # already says what is wrong (a damaged file, a missing --plugin)
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile and numpy raise anything on damaged input
         raise ModelFileError(f"{invalid} ({type(exc).__name__}: {exc})"[:300]) from None
+    return arrays, meta
+
+
+def _read_zip(path: Path, zf: zipfile.ZipFile, size: int
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    from nnlearn.runs import safeio
+
+    invalid = f"{path}: not a valid nnlearn model file"
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    if len(infos) > MAX_MEMBERS or len(set(names)) != len(names) or \
+            not all(n.endswith(".npy") for n in names):
+        raise ModelFileError(f"{invalid} (its members are not a set of .npy arrays)")
+    declared = sum(i.file_size for i in infos)
+    if declared > MAX_EXPANSION * size + 2**20:
+        raise ModelFileError(f"{invalid} (its members declare {declared:,} bytes uncompressed "
+                             f"in a file of {size:,} bytes)")
+    by_key = {n[:-4]: i for n, i in zip(names, infos)}
+    if META_KEY not in by_key:
+        raise ModelFileError(f"{invalid} (no metadata)")
+    if by_key[META_KEY].file_size > safeio.MAX_JSON_BYTES:
+        raise ModelFileError(f"{invalid} (metadata of {by_key[META_KEY].file_size:,} bytes)")
+    raw = _read_member(zf, by_key[META_KEY], None, "u")
+    if raw.ndim != 1 or raw.dtype != np.uint8:
+        raise ModelFileError(f"{invalid} (the metadata is not text)")
+    meta = safeio.json_load(raw.tobytes(), "metadata",
+                            lambda message: ModelFileError(f"{invalid} ({message})"[:300]))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(invalid)
     if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format version {meta.get('format_version')!r} is not "
-                             f"supported (this nnlearn reads version {FORMAT_VERSION})")
-    for key, value in arrays.items():
-        if value.dtype.kind not in "biuf":
-            raise ModelFileError(f"{invalid} (array {key!r} is not numeric)")
+        raise ModelFileError(f"{path}: model format version {_short(meta.get('format_version'))} "
+                             f"is not supported (this nnlearn reads version {FORMAT_VERSION})")
+    # a plugin's layer types are unknown until its file is loaded: say which --plugin it needs
+    check_names(meta.get("plugins"), os.fspath(path))
+    try:
+        shapes = _param_shapes(meta.get("architecture"))
+    except (ValueError, NnlearnError) as exc:
+        raise ModelFileError(f"{invalid} ({exc})"[:300]) from None
+    arrays: dict[str, np.ndarray] = {}
+    for key, info in by_key.items():
+        if key == META_KEY:
+            continue
+        # weights, and optimizer and callback buffers of a checkpoint ("optim/m/dense_1.W",
+        # "cb0/best/dense_1.W"), all have the shape of the parameter they belong to
+        param = key.rsplit("/", 1)[-1]
+        if param not in shapes:
+            raise ModelFileError(f"{invalid} (array {key!r} belongs to no layer)")
+        # weight snapshots ("snap/dense_1.W") stack the parameter over the snapshots taken
+        shape = (-1, *shapes[param]) if key.startswith("snap/") else shapes[param]
+        arrays[key] = _read_member(zf, info, shape, "f")
     return arrays, meta
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, (int, float, str)) or value is None else \
+        f"of type {type(value).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def params_from_arrays(arrays: dict[str, np.ndarray], prefix: str = "param/") -> dict[str, np.ndarray]:

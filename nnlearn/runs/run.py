@@ -14,16 +14,20 @@ folder is created, and every file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -42,6 +46,7 @@ from nnlearn.errors import (
     ConfigError,
     DataError,
     DivergedError,
+    ModelFileError,
     NnlearnError,
     TrainingInterrupted,
     shown_path,
@@ -51,8 +56,8 @@ from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
-from nnlearn.runs import atomicio
-from nnlearn.runs.config import dump_config, resolve, yaml_load
+from nnlearn.runs import atomicio, safeio
+from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import (
@@ -180,6 +185,64 @@ def metric_fn_for(model: Model) -> Callable[[np.ndarray, Split], dict[str, float
     return regression
 
 
+def _check_class_count(n_classes: int, n_rows: int, path: str, data: dict[str, Any]) -> None:
+    """A target with a class for (nearly) every row is an ID or a measurement, not labels:
+    training on it costs memory quadratic in the classes and learns nothing. Refused unless
+    ``data.allow_many_classes`` says it is meant."""
+    if n_classes > max(2, n_rows // 2) and not data.get("allow_many_classes"):
+        raise DataError(f"the target has {n_classes} classes for {n_rows} rows (more than "
+                        "half the rows); is it an ID column, or a number to regress?",
+                        path=path, column=data["target"],
+                        hint="set data.task: regression for numbers, or "
+                             "data.allow_many_classes: true if these really are the classes")
+
+
+#: Where Linux says how much memory this process's control group (a container) may use.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def _memory_bytes() -> int | None:
+    """The memory this process may use: the machine's, or its container's limit if lower."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path, encoding="ascii") as f:  # a kernel file: never blocks
+                text = f.read(64).strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit():  # "max" means no limit
+            total = min(total, int(text))
+    return total
+
+
+#: Training holds the weights, their gradients and up to three buffers of the same size
+#: (Adam's two moments, early stopping's best weights).
+_TRAINING_COPIES = 5
+
+
+def check_network_size(n_inputs: int, hidden: Sequence[int], n_outputs: int,
+                       dtype: Any, *, rows: int = 0) -> int:
+    """The number of parameters of the MLP; ConfigError, before anything is allocated, when
+    training it would not fit in this machine's memory: five copies of the weights, plus the
+    activations of every layer for ``rows`` rows at once (a full batch, or the final metrics
+    on the whole training set), pre-activation and output each."""
+    widths = [n_inputs, *hidden, n_outputs]
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    itemsize = np.dtype(dtype).itemsize
+    n_bytes = n_params * itemsize
+    need = n_bytes * _TRAINING_COPIES + 2 * rows * sum(widths[1:]) * itemsize
+    memory = _memory_bytes()
+    if memory is not None and need > memory:
+        raise ConfigError(f"the network has {n_params:,} parameters ({n_bytes:,} bytes of "
+                          f"weights); training it on {rows:,} rows needs about {need:,} bytes, "
+                          f"this machine has {memory:,} bytes of memory", key="model.hidden",
+                          hint="use fewer or narrower hidden layers")
+    return n_params
+
+
 def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepared:
     """Read the data, build the model, optimizer, schedule and trainer described by a resolved
     config. Raises ConfigError/DataError on bad input; writes nothing."""
@@ -200,6 +263,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
             raise DataError(f"the target column has only one class ({encoder.classes_[0]!r}); "
                             "classification needs at least two", path=table.path,
                             column=d["target"])
+        _check_class_count(len(encoder.classes_), len(table.y), table.path, d)
     inferred = f"column {d['target']!r} of {table.path}" if d["task"] == "auto" else None
     loss_name = choose_loss(t["loss"], task, None if encoder is None else len(encoder.classes_),
                             inferred_from=inferred)
@@ -220,6 +284,8 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
 
     dtype = np.dtype(t["dtype"])
     n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
+    check_network_size(encoding.width, [layer["units"] for layer in m["layers"]],
+                       n_out, dtype, rows=len(table.X))
     network = build_mlp(encoding.width, m["layers"], n_out, rng=rng, dtype=dtype)
     model = Model(network, task=task, loss_name=loss_name, feature_names=table.columns,
                   target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler,
@@ -344,9 +410,7 @@ def make_run_dir(path: Path, *, numbered: bool) -> Path:
             break
     path.parent.mkdir(parents=True, exist_ok=True)
     if not numbered:
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise NnlearnError(f"{shown_path(path)}: already exists and is not empty; choose "
-                               "another --out (a run never overwrites another run's files)")
+        _require_empty(path)
         path.mkdir(exist_ok=True)
         return path
     candidate, k = path, 1
@@ -357,6 +421,12 @@ def make_run_dir(path: Path, *, numbered: bool) -> Path:
         except FileExistsError:
             k += 1
             candidate = path.with_name(f"{path.name}-{k}")
+
+
+def _require_empty(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise NnlearnError(f"{shown_path(path)}: already exists and is not empty; choose another --out "
+                           "(a run never overwrites another run's files)")
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -373,8 +443,38 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    """history.csv as written by ``write_history``: one dict per epoch, empty cells left out.
+
+    What an interrupted copy leaves is tolerated: a last row cut short keeps the cells it has
+    (or is dropped when its last cell is no longer a number). Anything else that is not a
+    number is NnlearnError naming the file, line and column."""
+    text = safeio.read_text(path, what="history file", limit=safeio.MAX_TABLE_BYTES)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise NnlearnError(f"{path}: not a CSV file ({exc})") from None
+    if not rows:
+        return []
+    header, out = rows[0], []
+    for i, row in enumerate(rows[1:], start=2):
+        last = i == len(rows)
+        if len(row) > len(header):
+            raise NnlearnError(f"{path}: line {i}: {len(row)} cells for {len(header)} columns")
+        values: dict[str, float] = {}
+        for name, cell in zip(header, row):
+            if cell == "":
+                continue
+            try:
+                values[name] = float(cell)
+            except ValueError:
+                if last:  # a copy cut off in the middle of the last row
+                    values = {}
+                    break
+                raise NnlearnError(f"{path}: line {i}, column {name!r}: {cell[:40]!r} is not "
+                                   "a number") from None
+        if values:
+            out.append(values)
+    return out
 
 
 def _json_safe(obj: Any) -> Any:
@@ -480,16 +580,28 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
         run_dir = make_run_dir(Path(p.cfg["output"]["dir"]), numbered=True)
     else:
         run_dir = make_run_dir(default_run_dir(config_path), numbered=True)
-    if on_run_dir is not None:
-        on_run_dir(run_dir)
-    atomicio.write_text(run_dir / CONFIG_FILE, dump_config(p.cfg))
-    return _fit_and_write(p, run_dir)
+    # The folder is ours while the lock is held; checking it is empty only now, under the lock,
+    # is what makes two runs started together on one --out fail one of them.
+    with safeio.claim_folder(run_dir):
+        if out is not None:
+            _require_empty(run_dir)
+        if on_run_dir is not None:
+            on_run_dir(run_dir)
+        atomicio.write_text(run_dir / CONFIG_FILE, dump_config(p.cfg))
+        return _fit_and_write(p, run_dir)
 
 
 def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) -> RunResult:
     """Continue an interrupted run from its checkpoint: same weights, optimizer state, schedule,
     random generator, epoch and history, so the result equals an uninterrupted run."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return _resume(run_dir, callbacks)  # refused there, with the usual message
+    with safeio.claim_folder(run_dir):
+        return _resume(run_dir, callbacks)
+
+
+def _resume(run_dir: Path, callbacks: Sequence[Callback]) -> RunResult:
     ckpt = run_dir / CHECKPOINT_FILE
     finished = _finished(run_dir)
     if not ckpt.is_file() and finished:
@@ -505,12 +617,16 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
     p = _prepare_run(cfg, callbacks, run_dir / CONFIG_FILE)
     arrays, meta = load_arrays(ckpt)
     model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
+    state = meta.get("training_state")
+    _check_training_state(ckpt, state, p.cfg)
     try:
-        p.trainer.load_state_dict(arrays, meta["training_state"])
+        p.trainer.load_state_dict(arrays, state)
         if p.checkpointer.snapshots is not None:
             p.checkpointer.snapshots[0].restore_arrays(arrays)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config ({exc})") from None
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, ArithmeticError,
+            NnlearnError) as exc:
+        raise NnlearnError(f"{ckpt}: checkpoint does not match the run's config "
+                           f"({exc})"[:300]) from None
     return _fit_and_write(p, run_dir)
 
 
@@ -525,14 +641,86 @@ def diverged(run_dir: str | os.PathLike) -> str | None:
     return str(summary.get("error") or "the loss became non-finite")
 
 
+def _check_training_state(path: Path, state: Any, cfg: dict[str, Any]) -> None:
+    """A checkpoint's training state is checked like a config before the trainer sees it:
+    the epoch a count within the run's epochs, rates finite and >= 0, the stop reason text,
+    the history rows numbers (or null, what a non-finite number was saved as)."""
+    def fail(key: str, expected: str) -> NoReturn:
+        raise ModelFileError(f"{path}: training_state.{key}: expected {expected}")
+
+    def count(value: Any, key: str, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            fail(key, f"an integer from 0 to {high}")
+        return value
+
+    def rate(value: Any, key: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value) or value < 0:
+            fail(key, "a finite number >= 0")
+
+    if not isinstance(state, dict):
+        fail("", "a mapping")
+    for key in ("epoch", "rng", "lr", "optimizer_numbers", "schedule", "callbacks", "history"):
+        if key not in state:
+            fail(key, "a value (the key is missing)")
+    epoch = count(state["epoch"], "epoch", cfg["training"]["epochs"])
+    rate(state["lr"], "lr")
+    numbers = state["optimizer_numbers"]
+    if not isinstance(numbers, dict):
+        fail("optimizer_numbers", "a mapping")
+    for key, value in numbers.items():
+        if key == "t":
+            count(value, "optimizer_numbers.t", 2**62)
+        else:
+            rate(value, f"optimizer_numbers.{key}")
+    if state["schedule"] is not None and not isinstance(state["schedule"], dict):
+        fail("schedule", "a mapping or null")
+
+    def settings(mapping: dict[str, Any], key: str) -> None:
+        # schedule and callback states hold epoch counters, flags and finite metric values
+        for name, value in mapping.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                if not -1 <= value <= MAX_EPOCHS:
+                    fail(f"{key}.{name}", f"an integer from -1 to {MAX_EPOCHS}")
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    fail(f"{key}.{name}", "a finite number")
+            elif isinstance(value, list):  # e.g. the epochs a snapshot was taken at
+                if not all(isinstance(v, int) and not isinstance(v, bool)
+                           and 0 <= v <= MAX_EPOCHS for v in value):
+                    fail(f"{key}.{name}", f"a list of integers from 0 to {MAX_EPOCHS}")
+            elif not (value is None or isinstance(value, (bool, str))):
+                fail(f"{key}.{name}", "a number, text, a list of epochs or null")
+
+    if state["schedule"] is not None:
+        settings(state["schedule"], "schedule")
+    if not isinstance(state["rng"], dict):
+        fail("rng", "a mapping")
+    reason = state.get("stop_reason")
+    if reason is not None and not isinstance(reason, str):
+        fail("stop_reason", "text or null")
+    callbacks = state["callbacks"]
+    if not isinstance(callbacks, list) or not all(isinstance(c, dict) for c in callbacks):
+        fail("callbacks", "a list of mappings")
+    for i, cb in enumerate(callbacks):
+        settings(cb, f"callbacks[{i}]")
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        fail("history", f"a list of {epoch} rows (one per epoch)")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                for v in row.values()):
+            fail(f"history[{i}]", "a mapping of numbers")
+
+
 def _finished(run_dir: Path) -> str | None:
     """Why a finished run stopped (from its metrics.json), or None if it has not finished."""
     try:
-        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = safeio.read_metrics(run_dir / METRICS_FILE)
+    except NnlearnError:
         return None
-    return summary.get("stopped") if isinstance(summary, dict) and summary.get(
-        "status") == "ok" else None
+    return summary.get("stopped") if summary.get("status") == "ok" else None
 
 
 def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
@@ -565,6 +753,23 @@ def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
     return p
 
 
+@contextlib.contextmanager
+def deferred_sigint() -> Iterator[None]:
+    """Hold back SIGINT (Ctrl-C) while the block runs; one that arrives meanwhile is dropped,
+    since the caller is already stopping because of the first. Only the main thread can set
+    signal handlers; elsewhere (a sweep's thread pool) the block simply runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None
+                      else signal.default_int_handler)
+
+
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     t = p.cfg["training"]
     ckpt = p.checkpointer  # put in by _prepare_run
@@ -572,12 +777,13 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     try:
         history = p.trainer.fit(p.train, p.val, t["epochs"])
     except KeyboardInterrupt:
-        if ckpt.snapshot is None:  # interrupted in on_train_begin: no epoch has run yet
-            ckpt.snapshot = p.trainer.state_dict()
-        ckpt.write()
-        ckpt.write_model_from_snapshot()
-        _write_diagnostics(p, run_dir)
-        _write_snapshots(p, run_dir, ckpt)
+        with deferred_sigint():  # a second Ctrl-C must not cut the checkpoint short
+            if ckpt.snapshot is None:  # interrupted in on_train_begin: no epoch has run yet
+                ckpt.snapshot = p.trainer.state_dict()
+            ckpt.write()
+            ckpt.write_model_from_snapshot()
+            _write_diagnostics(p, run_dir)
+            _write_snapshots(p, run_dir, ckpt)
         done = ckpt.snapshot[1]["epoch"]
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {shown_path(run_dir)}",
@@ -656,8 +862,20 @@ def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
 
 def load_run_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / CONFIG_FILE
-    raw = yaml_load(path.read_text(encoding="utf-8"), str(path))
+    raw = yaml_load(read_yaml_text(path, "config file"), str(path))
     return resolve(raw, base_dir=run_dir, source=str(path))
+
+
+#: The files of a run folder that commands read back.
+RUN_FILES = (CONFIG_FILE, MODEL_FILE, CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE,
+             DIAGNOSTICS_FILE)
+
+
+def run_inputs(path: str | os.PathLike) -> list[Path]:
+    """The files a command given ``path`` (a run folder or a model file) may read: what an
+    output file must never overwrite."""
+    path = Path(path)
+    return [path / name for name in RUN_FILES] if path.is_dir() else [path]
 
 
 def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:

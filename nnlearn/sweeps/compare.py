@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from nnlearn.errors import ConfigError, NnlearnError
-from nnlearn.runs.config import yaml_load
+from nnlearn.runs import safeio
+from nnlearn.runs.config import read_yaml_text, yaml_load
 from nnlearn.sweeps.sweep import CONFIG_FILE, METRIC_NAMES, METRICS_FILE, flat_metrics
 
 __all__ = ["Comparison", "RunInfo", "compare_runs", "format_comparison", "read_run"]
@@ -84,22 +85,15 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
         raise NnlearnError(f"{path}: no {CONFIG_FILE}; is it a run folder?")
-    try:
-        raw = yaml_load(config_path.read_text(encoding="utf-8"), os.fspath(config_path))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", path=os.fspath(config_path)) from None
+    raw = yaml_load(read_yaml_text(config_path, "config file"), os.fspath(config_path))
     if not isinstance(raw, Mapping):
         raise ConfigError("expected a mapping of settings", path=os.fspath(config_path))
     metrics: dict[str, Any] = {}
     metrics_path = path / METRICS_FILE
-    if metrics_path.is_file():
-        try:
-            summary = json.loads(metrics_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise NnlearnError(f"{metrics_path}: not valid JSON ({exc})") from None
-        if isinstance(summary, Mapping):
-            metrics = {k: summary.get(k) for k in _RUN_FIELDS if k in summary}
-            metrics.update(flat_metrics(summary))
+    if metrics_path.exists():
+        summary = safeio.read_metrics(metrics_path)
+        metrics = {k: summary.get(k) for k in _RUN_FIELDS if k in summary}
+        metrics.update(flat_metrics(summary))
     return RunInfo(path, _flatten(raw), metrics)
 
 
@@ -115,6 +109,15 @@ def _labels(paths: Sequence[Path]) -> list[str]:
     return [os.path.relpath(p, common) for p in absolute]
 
 
+def _canonical(value: Any) -> str:
+    """A value as comparable text; a mapping whose keys are of mixed types (``{1: a, b: c}``
+    in a hand-edited config.yaml) cannot be sorted for JSON and is compared by its repr."""
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def compare_runs(paths: Sequence[str | os.PathLike]) -> Comparison:
     """Side-by-side differences of two or more run folders."""
     runs = [read_run(p) for p in paths]
@@ -124,8 +127,7 @@ def compare_runs(paths: Sequence[str | os.PathLike]) -> Comparison:
     config = []
     for key in keys:
         values = [r.config.get(key) for r in runs]
-        if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True)
-               for v in values[1:]):
+        if any(_canonical(v) != _canonical(values[0]) for v in values[1:]):
             config.append((key, values))
     present = {k for r in runs for k in r.metrics}
     order = [k for k in _RUN_FIELDS if k in present] + [m for m in METRIC_NAMES if m in present]

@@ -46,8 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, shown_path
-from nnlearn.runs import atomicio
-from nnlearn.runs.config import dump_config, resolve, set_dotted, yaml_load
+from nnlearn.runs import atomicio, safeio
+from nnlearn.runs.config import (
+    MAX_SEED,
+    dump_config,
+    read_yaml_text,
+    resolve,
+    set_dotted,
+    yaml_load,
+)
 from nnlearn.runs.plugins import load_plugins, plugin_args
 
 __all__ = [
@@ -71,6 +78,10 @@ __all__ = [
     "summarize",
     "train_command",
 ]
+
+#: The most runs one sweep file may plan (variants times seeds): each is resolved up front,
+#: and a grid's combinations multiply.
+MAX_RUNS = 100_000
 
 #: ``nnlearn sweep`` exits with this code when any run of the sweep is not ``ok``.
 EXIT_RUNS_FAILED = 5
@@ -187,18 +198,7 @@ def _show(value: Any) -> str:
 
 def _read_yaml(path: Path, what: str) -> Any:
     source = os.fspath(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found", path=source) from None
-    except IsADirectoryError:
-        raise ConfigError(f"is a folder, not a {what}", path=source) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          path=source) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {what}: {exc}", path=source) from None
-    return yaml_load(text, source)
+    return yaml_load(read_yaml_text(source, what), source)
 
 
 def _is_int(value: Any) -> bool:
@@ -211,7 +211,21 @@ def _is_number(value: Any) -> bool:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    except TypeError:  # mapping keys of mixed types ({1: 2.0, a: 3.0}) cannot be sorted
+        return json.dumps(_text_keys(value), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=True)
+
+
+def _text_keys(value: Any) -> Any:
+    """``value`` with every mapping key written as its JSON text (1 -> "1", "a" -> '"a"'), so
+    keys of any types sort, and 1 and "1" stay apart."""
+    if isinstance(value, Mapping):
+        return {json.dumps(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_keys(v) for v in value]
+    return value
 
 
 def _variant_id(overrides: Mapping[str, Any]) -> str:
@@ -273,6 +287,10 @@ def _grid_variants(sf: _SweepFile, grid: Any) -> list[tuple[dict, dict, str]]:
         axes.append((key, values))
     if not axes:
         return []
+    n_combos = math.prod(len(values) for _, values in axes)
+    if n_combos > MAX_RUNS:
+        sf.fail("grid", f"the grid has {n_combos:,} combinations, more than the {MAX_RUNS:,} "
+                "runs a sweep may plan", "use random: {trials: N, ...} to sample a large space")
     out: list[tuple[dict, dict, str]] = []
     combos: list[list[int]] = [[]]
     for _, values in axes:
@@ -321,7 +339,9 @@ def _random_variants(sf: _SweepFile, spec: Any) -> list[tuple[dict, dict, str]]:
     trials, seed, space = spec.get("trials"), spec.get("seed", 0), spec.get("space")
     if not _is_int(trials) or trials < 1:
         sf.fail("random.trials", f"expected an integer >= 1, got {_show(trials)}")
-    if not _is_int(seed) or seed < 0:
+    if trials > MAX_RUNS:
+        sf.fail("random.trials", f"expected at most {MAX_RUNS:,} trials, got {_show(trials)}")
+    if not _is_int(seed) or seed < 0 or seed > MAX_SEED:
         sf.fail("random.seed", f"expected an integer >= 0, got {_show(seed)}",
                 "the seed makes the random search repeatable")
     if not isinstance(space, Mapping) or not space:
@@ -392,9 +412,14 @@ def _seeds(sf: _SweepFile, seeds: Any) -> list[int]:
         seeds = [seeds]
     if not isinstance(seeds, list) or not seeds:
         sf.fail("seeds", f"expected a non-empty list of integers >= 0, got {_show(seeds)}")
+    if len(seeds) > MAX_RUNS:
+        sf.fail("seeds", f"expected at most {MAX_RUNS:,} seeds, got {len(seeds):,}")
     for i, s in enumerate(seeds):
         if not _is_int(s) or s < 0:
             sf.fail(f"seeds[{i}]", f"expected an integer >= 0, got {_show(s)}")
+        if s > MAX_SEED:
+            sf.fail(f"seeds[{i}]", f"expected an integer of at most {MAX_SEED:,}, got "
+                    f"{_show(s)}")
     if len(set(seeds)) != len(seeds):
         sf.fail("seeds", "a seed is listed twice")
     return [int(s) for s in seeds]
@@ -527,6 +552,9 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     seeds = _seeds(sf, raw.get("seeds"))
     metric = _metric(sf, raw.get("metric"), base_raw)
 
+    if len(variants) * len(seeds) > MAX_RUNS:
+        raise ConfigError(f"{len(variants):,} variants times {len(seeds):,} seeds is more than "
+                          f"the {MAX_RUNS:,} runs a sweep may plan", path=source)
     sweep = Sweep(path, base, metric, seeds, variants, varied, common)
     names: dict[str, Variant] = {}
     for variant in variants:
@@ -654,9 +682,7 @@ def _write_failure(spec: RunSpec, exc: BaseException) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / CONFIG_FILE).is_file():
         atomicio.write_text(run_dir / CONFIG_FILE, dump_config(spec.cfg))
-    summary: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    summary = _read_summary(run_dir) or {}
     summary.update(_failure(exc))
     summary.setdefault("seed", spec.seed)
     atomicio.write_text(run_dir / METRICS_FILE, json.dumps(summary, indent=2) + "\n")
@@ -703,7 +729,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     finally:
         if handle_sigint:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-    summary = json.loads((Path(spec.run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    summary = _read_summary(Path(spec.run_dir)) or {}
     return _record(spec, summary, reused=False, seconds=time.perf_counter() - started)
 
 
@@ -756,28 +782,57 @@ def local_executor(workers: int, blas_threads: int | None = 1) -> Iterator[Execu
 
 
 @contextlib.contextmanager
-def dask_executor(address: str, *, timeout: float = 10.0) -> Iterator[Executor]:
+def dask_executor(address: str, *, timeout: float = 5.0) -> Iterator[Executor]:
     """A concurrent.futures executor that sends runs to the Dask scheduler at ``address``.
 
     Needs the optional extra ``nnlearn[dask]`` (imported only here). The workers must be able
     to import nnlearn and to read the data files, and should write to a folder the machine
     running the sweep can read: the sweep folder must be on a shared filesystem.
+
+    Connecting takes at most about ``timeout`` seconds whatever answers at the address (Dask's
+    own timeout does not cover a peer that accepts and never speaks), and any failure to reach
+    a scheduler there is an NnlearnError naming the address.
     """
+    if not isinstance(address, str) or not address.strip():
+        raise NnlearnError("no Dask scheduler address given", hint="e.g. tcp://HOST:8786")
     try:
         from distributed import Client
     except ImportError:
         raise NnlearnError("--scheduler needs Dask's distributed package, which is not "
                            "installed", hint="pip install 'nnlearn[dask]'") from None
-    try:
-        client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise NnlearnError(f"cannot connect to the Dask scheduler at {address}: {exc}",
-                           hint="is the scheduler running? (dask scheduler; dask worker "
-                                "tcp://HOST:PORT)") from None
+    client = _connect(Client, address.strip(), timeout)
     try:
         yield client.get_executor(pure=False)
     finally:
         client.close()
+
+
+def _connect(client_class: Any, address: str, timeout: float) -> Any:
+    """``client_class(address)`` within ``timeout`` (+1 s) seconds, in a daemon thread that is
+    abandoned when it does not finish: the process can still exit."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(address, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - reported in the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="nnlearn-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    hint = "is a Dask scheduler running there? (dask scheduler; dask worker tcp://HOST:PORT)"
+    if thread.is_alive():
+        raise NnlearnError(f"cannot connect to the Dask scheduler at {address}: no answer "
+                           f"within {timeout:g} s", hint=hint)
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        text = f"{type(exc).__name__}: {exc}"[:200]
+        raise NnlearnError(f"cannot connect to the Dask scheduler at {address} ({text})",
+                           hint=hint)
+    return box["client"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -809,19 +864,20 @@ class SweepResult:
 
 
 def _read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """A run's metrics.json, or None when it is missing or damaged (the run is then treated as
+    never finished, and runs again)."""
     try:
-        summary = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return safeio.read_metrics(run_dir / METRICS_FILE)
+    except NnlearnError:
         return None
-    return summary if isinstance(summary, dict) else None
 
 
 def _stored_config_matches(run_dir: Path, cfg: Mapping[str, Any]) -> bool:
     path = run_dir / CONFIG_FILE
     try:
-        stored = resolve(yaml_load(path.read_text(encoding="utf-8"), os.fspath(path)) or {},
+        stored = resolve(_read_yaml(path, "config file") or {},
                          base_dir=run_dir, source=os.fspath(path))
-    except (OSError, ConfigError):
+    except (OSError, NnlearnError):
         return False
     return json.loads(json.dumps(stored)) == json.loads(json.dumps(cfg))
 
@@ -913,6 +969,44 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None
     interrupted sweep leaves a consistent (partial) table.
     """
     out = Path(os.path.abspath(os.fspath(out)))
+    _check_same_sweep(sweep, out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        # Held for the whole sweep: a second sweep on the same folder would otherwise mark
+        # this one's runs failed and rewrite its results.csv.
+        with safeio.claim_folder(out, "sweep folder"):
+            return _run_sweep(sweep, out, executor=executor, workers=workers,
+                              blas_threads=blas_threads, retry_failed=retry_failed,
+                              on_record=on_record, plugins=plugins)
+    except BaseException:
+        if created:  # leave nothing behind when nothing was written
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _check_same_sweep(sweep: Sweep, out: Path) -> None:
+    """An existing sweep folder continues only the sweep that made it (the same sweep file);
+    another sweep file would replace its results.csv and mix two sweeps' runs."""
+    manifest = out / MANIFEST_FILE
+    if not manifest.exists():
+        return
+    data = safeio.read_json(manifest, what="sweep manifest")
+    previous = data.get("sweep") if isinstance(data, dict) else None
+    if not isinstance(previous, str):
+        raise NnlearnError(f"{manifest}: not a manifest nnlearn wrote (no 'sweep' file name)",
+                           hint="use another --out")
+    if os.path.realpath(previous) != os.path.realpath(sweep.path):
+        raise NnlearnError(f"{out}: this folder holds the results of another sweep "
+                           f"({previous}), not of {sweep.path}",
+                           hint="use another --out, or that sweep file to continue it")
+
+
+def _run_sweep(sweep: Sweep, out: Path, *, executor: Executor | None, workers: int | None,
+               blas_threads: int | None, retry_failed: bool,
+               on_record: Callable[[dict[str, Any], int, int], None] | None,
+               plugins: Sequence[str]) -> SweepResult:
     plugins = tuple(os.path.abspath(os.fspath(p)) for p in plugins)
     specs = [replace(s, run_dir=os.fspath(out / s.name), plugins=plugins) for s in sweep.runs]
     records: dict[str, dict[str, Any]] = {}
@@ -923,11 +1017,15 @@ def run_sweep(sweep: Sweep, out: str | os.PathLike, *, executor: Executor | None
             records[spec.name] = _record(spec, summary, reused=True, seconds=None)
         else:
             todo.append(spec)
-    out.mkdir(parents=True, exist_ok=True)
     _write_manifest(sweep, out)
-    for spec in todo:
-        if Path(spec.run_dir).exists():
-            shutil.rmtree(spec.run_dir)
+    stale = [Path(spec.run_dir) for spec in todo if Path(spec.run_dir).is_dir()]
+    with contextlib.ExitStack() as claims:
+        # an unfinished run folder may be one an `nnlearn train` (from --print-commands) is
+        # still writing: refuse before deleting any of them
+        for run_dir in stale:
+            claims.enter_context(safeio.claim_folder(run_dir))
+        for run_dir in stale:
+            shutil.rmtree(run_dir)
 
     def ordered() -> list[dict[str, Any]]:
         return [records[s.name] for s in specs if s.name in records]
