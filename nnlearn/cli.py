@@ -552,7 +552,7 @@ def config_show(config_file, overrides):
 
 
 # ------------------------------------------------------------------------------------------
-# teaching: summary, gradcheck, explain  (issue 4)
+# teaching: summary, gradcheck, explain
 
 _SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                     help="Override a config key (repeatable).")
@@ -704,7 +704,7 @@ def exercise_check(number, file):
 
 
 # ------------------------------------------------------------------------------------------
-# batch runs: sweep, compare  (issue 6)
+# batch runs: sweep, compare
 
 
 @cli.command("sweep", context_settings=CONTEXT)
@@ -840,7 +840,7 @@ def examples(folder, list_only):
 
 
 # ------------------------------------------------------------------------------------------
-# pictures: plot  (issue 7)
+# pictures: plot
 
 
 def _unicode_ok(stream) -> bool:
