@@ -101,7 +101,9 @@ def test_the_cli_gives_exit_2_naming_a_silent_address_within_its_timeout(tmp_pat
     with listener(None) as address:
         proc = run_cli("sweep", sweep, "--scheduler", address, "--connect-timeout", "0.5",
                        "--out", tmp_path / "out", env=ENV, timeout=60)
-    assert_clean_error(proc, 2, address, "no answer within 0.5 s")
+    # the timeout is named: "no answer within 0.5 s", or with an older distributed whose own
+    # handshake timeout fires first, "after 0.5 s"
+    assert_clean_error(proc, 2, address, "0.5 s")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])

@@ -89,9 +89,18 @@ def _skipped(command: str) -> bool:
     return any(command.startswith(start) for start, _ in SKIPPED)
 
 
-def _shape(lines: list[str], folder: str) -> list[str]:
+#: Commands whose run differs from one numpy version to the next (see tests/test_tutorial.py's
+#: VARIES): which warning they end with, and where the best epoch falls, are not compared.
+VARIES = ("training.batching=stochastic",)
+
+
+def _shape(lines: list[str], folder: str, varies: bool = False) -> list[str]:
     out = []
     for line in lines:
+        if varies and line.lstrip().startswith(("warning:", "↑")):
+            continue
+        if varies:
+            line = re.sub("[▁▂▃▄▅▆▇█]+", "~", line)  # the sparklines' shapes vary too
         line = line.replace(folder, "/path")
         line = " ".join(NUMBER.sub("#", line).split())
         if line:
@@ -154,8 +163,9 @@ def test_every_command_the_docs_show_runs_as_shown(tmp_path):
             failures.append(f"{doc}: $ {command}\nexit {proc.returncode}, expected "
                             f"{expected if expected is not None else 'non-zero'}:\n{proc.stdout}")
             continue
-        if shown is not None and not _matches(_shape(shown, str(tmp_path)),
-                                              _shape(real, str(tmp_path))):
+        varies = any(v in command for v in VARIES)
+        if shown is not None and not _matches(_shape(shown, str(tmp_path), varies),
+                                              _shape(real, str(tmp_path), varies)):
             failures.append(f"{doc}: $ {command}\nshown:\n" + "\n".join(shown)
                             + "\nreal:\n" + proc.stdout)
     assert ran >= 25

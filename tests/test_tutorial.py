@@ -71,6 +71,8 @@ def _shape(output: str, varies: bool = False) -> list[str]:
     lines dropped and spaces collapsed."""
     lines = []
     for line in _lines(output):
+        if varies and line.lstrip().startswith(("warning:", "↑")):
+            continue  # which advice a run gets, and where its best epoch falls, vary with it
         line = NUMBER.sub("#", line)
         if varies:
             line = SPARK.sub("~", line)
