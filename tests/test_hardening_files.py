@@ -162,7 +162,7 @@ def test_json_is_read_with_bounds(text, problem):
     '{"status": "ok", "epochs": true}',
     '{"status": 3}',
     "[1, 2]",
-])
+], ids=["deep", "huge-int", "bool-epochs", "status-number", "list"])  # short: ids go into env
 def test_compare_refuses_a_damaged_metrics_json_with_exit_2(tmp_path, trained, content):
     bad = copy_run(trained, tmp_path)
     (bad / "metrics.json").write_text(content)

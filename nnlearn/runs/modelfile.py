@@ -34,7 +34,17 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: di
         if value.dtype.kind not in "biuf":
             raise TypeError(f"{key}: only numeric arrays are saved, got {value.dtype}")
         payload[key] = value
-    atomicio.write_with(path, lambda f: np.savez(f, **payload))
+    atomicio.write_with(path, lambda f: _write_npz(f, payload))
+
+
+def _write_npz(f: Any, payload: dict[str, np.ndarray]) -> None:
+    """What ``np.savez`` writes (one ``.npy`` member per array, uncompressed), with the zip
+    closed even when Ctrl-C lands mid-write: an unclosed one complains at exit on some Pythons,
+    and the half-written temporary file is discarded anyway."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, value in payload.items():
+            with zf.open(f"{key}.npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
 
 
 #: Uncompressed bytes a model file may declare per byte it holds (nnlearn writes members
