@@ -69,3 +69,21 @@ def leaf_commands(group=None, prefix: tuple[str, ...] = ()) -> list[tuple[str, .
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def clean_plugin_registries():
+    """Forget every name a test registered and every plugin file it loaded (a skeleton and its
+    solution register the same name; plugin tests load files of their own)."""
+    from nnlearn.nn import extend
+    from nnlearn.runs import plugins
+
+    registered = set(extend.REGISTERED)
+    loaded, sources = dict(plugins._LOADED), dict(plugins._SOURCES)
+    yield
+    for name in [n for n in extend.REGISTERED if n not in registered]:
+        extend.unregister(name)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)
+    plugins._SOURCES.clear()
+    plugins._SOURCES.update(sources)

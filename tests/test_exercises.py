@@ -12,8 +12,6 @@ import pytest
 from conftest import ROOT, assert_clean_error, run_cli
 
 from nnlearn.errors import NnlearnError
-from nnlearn.nn import extend
-from nnlearn.runs import plugins
 from nnlearn.teach import exercises as ex
 
 SKELETONS = ROOT / "exercises"
@@ -21,18 +19,8 @@ SOLUTIONS = ROOT / "tests" / "exercise_solutions"
 NUMBERS = sorted(ex.EXERCISES)
 
 
-@pytest.fixture(autouse=True)
-def clean_registries():
-    """Skeleton and solution register the same name: forget each file after its test."""
-    registered = set(extend.REGISTERED)
-    loaded, sources = dict(plugins._LOADED), dict(plugins._SOURCES)
-    yield
-    for name in [n for n in extend.REGISTERED if n not in registered]:
-        extend.unregister(name)
-    plugins._LOADED.clear()
-    plugins._LOADED.update(loaded)
-    plugins._SOURCES.clear()
-    plugins._SOURCES.update(sources)
+# Each test leaves the registries and the plugin loader as it found them (conftest.py).
+pytestmark = pytest.mark.usefixtures("clean_plugin_registries")
 
 
 def _file(folder: Path, number: int) -> Path:

@@ -29,18 +29,8 @@ SOLUTIONS = ROOT / "tests" / "exercise_solutions"
 BASE = {"data": {"train": "train.csv", "target": "y"}}
 
 
-@pytest.fixture(autouse=True)
-def clean_registries():
-    """Leave the registries and the loader as each test found them."""
-    registered = dict(extend.REGISTERED)
-    loaded, sources = dict(plugins._LOADED), dict(plugins._SOURCES)
-    yield
-    for name in [n for n in extend.REGISTERED if n not in registered]:
-        extend.unregister(name)
-    plugins._LOADED.clear()
-    plugins._LOADED.update(loaded)
-    plugins._SOURCES.clear()
-    plugins._SOURCES.update(sources)
+# Each test leaves the registries and the plugin loader as it found them (conftest.py).
+pytestmark = pytest.mark.usefixtures("clean_plugin_registries")
 
 
 def _swish_source() -> str:

@@ -18,21 +18,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from nnlearn.data.reader import _NUMBER_RE, Table, _cell_number, _shown, parse_numbers, read_csv
+from nnlearn.data.reader import _NUMBER_RE, _cell_number, _shown, parse_numbers
 from nnlearn.errors import ConfigError, DataError
 
-__all__ = [
-    "MAX_CLASSES_FOR_INTEGER_TARGET",
-    "LabelEncoder",
-    "Standardizer",
-    "Table",
-    "class_weights_balanced",
-    "infer_task",
-    "minibatches",
-    "read_csv",
-    "regression_targets",
-    "split_indices",
-]
+# The package's public names are listed once, in nnlearn/data/__init__.py.
 
 #: ``infer_task`` calls an integer-valued numeric target a classification target when it has at
 #: most this many distinct values.
