@@ -21,7 +21,7 @@ _PUBLIC = {
     "Parameter": "nnlearn.nn.layers",
     "Loss": "nnlearn.nn.losses",
     "Optimizer": "nnlearn.nn.optimizers",
-    "register": "nnlearn.nn.extend",
+    "register": "nnlearn.runs.extend",
 }
 
 __all__ = ["Activation", "Layer", "Loss", "Optimizer", "Parameter", "__version__", "register"]

@@ -75,8 +75,7 @@ def cli():
 def clean_plugin_registries():
     """Forget every name a test registered and every plugin file it loaded (a skeleton and its
     solution register the same name; plugin tests load files of their own)."""
-    from nnlearn.nn import extend
-    from nnlearn.runs import plugins
+    from nnlearn.runs import extend, plugins
 
     registered = set(extend.REGISTERED)
     loaded, sources = dict(plugins._LOADED), dict(plugins._SOURCES)

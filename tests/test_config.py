@@ -472,6 +472,13 @@ def test_batching_and_batch_size_are_filled_consistently(training: dict, batchin
     assert (cfg["batching"], cfg["batch_size"]) == (batching, batch_size)
 
 
+def test_cosine_warm_up_must_be_shorter_than_training() -> None:
+    err = error(base(training={"epochs": 10, "schedule": {"name": "cosine", "warmup_epochs": 10}}))
+    assert err.key == "training.schedule.warmup_epochs" and "fewer" in str(err)
+    cfg = res(base(training={"epochs": 10, "schedule": {"name": "cosine", "warmup_epochs": 9}}))
+    assert cfg["training"]["schedule"]["warmup_epochs"] == 9
+
+
 def test_nesterov_needs_momentum() -> None:
     err = error(base(training={"optimizer": {"name": "sgd", "nesterov": True}}))
     assert err.key == "training.optimizer.nesterov"

@@ -305,6 +305,48 @@ def test_a_checkpoint_state_is_validated_like_a_config(tmp_path, trained, change
     assert info.value.exit_code == 2
 
 
+def _checkpoint_arrays_with(trained: Path, tmp_path: Path, change) -> Path:
+    run = copy_run(trained, tmp_path)
+    arrays, meta = load_arrays(run / "checkpoint.npz")
+    change(arrays)
+    payload = {"meta.json": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays}
+    (run / "checkpoint.npz").unlink()
+    np.savez(run / "checkpoint.npz", **payload)
+    (run / "metrics.json").unlink()
+    return run
+
+
+# The optimizers' and schedules' load_state_dict copy what they are given; these checkpoints
+# would load half-way (SGD's state from Adam's), or broadcast into the wrong shape, without the
+# run's check that the state is the one its trainer keeps.
+@pytest.mark.parametrize("change, problem", [
+    (lambda a: a.pop("optim/v/dense_1.W"), "optimizer state"),
+    (lambda a: a.update({"optim/s/dense_1.W": a["optim/m/dense_1.W"]}), "optimizer state"),
+    (lambda a: a.update({"optim/m/dense_1.b": a["optim/m/dense_1.b"][:1]}), "shape"),
+    (lambda a: a.update({"optim/m/dense_1.b": a["optim/m/dense_1.b"].astype(np.int64)}),
+     "int64"),
+])
+def test_a_checkpoint_of_another_optimizer_state_is_refused(tmp_path, trained, change, problem):
+    run = _checkpoint_arrays_with(trained, tmp_path, change)
+    with pytest.raises(NnlearnError, match=problem) as info:
+        runs.resume(run)
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("change", [
+    lambda s: s.update(schedule={"last_epoch": 2, "lr": 0.1, "best": 0.0, "has_best": 0,
+                                 "num_bad_epochs": 0, "cooldown_counter": 0}),
+    lambda s: s.update(schedule={"last_epoch": 1.0}),
+    lambda s: s.update(schedule=None),
+    lambda s: s["optimizer_numbers"].update(beta=0.5),
+])
+def test_a_checkpoint_of_another_schedule_state_is_refused(tmp_path, trained, change):
+    run = _checkpoint_with(trained, tmp_path, change)
+    with pytest.raises(NnlearnError, match="does not match the run's config") as info:
+        runs.resume(run)
+    assert info.value.exit_code == 2
+
+
 def test_a_hostile_checkpoint_is_exit_2_on_the_command_line(tmp_path, trained):
     run = _checkpoint_with(trained, tmp_path, lambda s: s.update(stop_reason=7))
     proc = run_cli("train", "--resume", run, "-q", env=ENV, timeout=120)

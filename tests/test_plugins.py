@@ -16,12 +16,11 @@ import pytest
 from conftest import CONFIGS, DATA, ROOT, assert_clean_error, run_cli
 
 from nnlearn.errors import ConfigError, NnlearnError
-from nnlearn.nn import extend
 from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT, Activation
 from nnlearn.nn.layers import Layer, Parameter
 from nnlearn.nn.losses import LOSSES, Loss
 from nnlearn.nn.optimizers import OPTIMIZERS, Optimizer, make_optimizer
-from nnlearn.runs import plugins
+from nnlearn.runs import extend, plugins
 from nnlearn.runs.config import resolve
 
 DOC = ROOT / "docs" / "plugins.md"

@@ -79,7 +79,8 @@ def test_names_are_matched_exactly_in_the_library_and_the_config(name):
     registry_kind = "schedule" if name == "Cosine" else "optimizer"
     with pytest.raises(ConfigError):
         _resolved(**{registry_kind: name})
-    with pytest.raises(ConfigError):
+    # the library looks names up in the same registries, exactly
+    with pytest.raises(KeyError):
         if registry_kind == "optimizer":
             make_optimizer(name, p, lr=0.1, weight_decay=0.0)
         else:

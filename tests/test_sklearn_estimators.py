@@ -270,7 +270,13 @@ def test_invalid_parameters_are_value_errors_naming_the_parameter():
              ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes"),
              ({"batch_size": "half"}, "batch_size"),
              ({"dtype": "int8"}, "dtype"),
-             ({"class_weight": {"rose": 2.0}}, "class_weight")]
+             ({"class_weight": {"rose": 2.0}}, "class_weight"),
+             # the lesson's classes trust their settings: the config's rules check these
+             ({"alpha": -0.1}, "alpha"),
+             ({"schedule": {"name": "step", "gamma": 0.0}}, "schedule.gamma"),
+             ({"schedule": {"name": "cosine", "warmup_epochs": 5}}, "schedule.warmup_epochs"),
+             ({"clip_grad_norm": 0.0}, "clip_grad_norm"),
+             ({"init": "zeros"}, "init")]
     for params, name in cases:
         with pytest.raises(ValueError, match=name):
             MLPClassifier(max_iter=1, **params).fit(X, y)

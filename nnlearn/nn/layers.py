@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.errors import ConfigError
-
 
 class Parameter:
     """A trainable array ``value`` and its gradient ``grad`` = dL/d(value), same shape and dtype.
@@ -101,9 +99,6 @@ class Dense(Layer):
 
     def __init__(self, d_in: int, d_out: int, *, rng: np.random.Generator | None = None,
                  init: str = "he", dtype: Any = np.float64, name: str = "dense") -> None:
-        if init not in INITIALIZERS:
-            raise ConfigError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}",
-                              key="model.init")
         self.d_in, self.d_out, self.init, self.name = d_in, d_out, init, name
         if rng is None:  # shapes only: the values are loaded from a model file afterwards
             weights = np.zeros((d_in, d_out), dtype=dtype)
@@ -148,8 +143,6 @@ class Dropout(Layer):
     kind = "dropout"
 
     def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
-        if not 0.0 <= rate < 1.0:
-            raise ConfigError(f"expected 0 <= dropout < 1, got {rate}", key="model.dropout")
         self.rate = float(rate)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._mask: np.ndarray | None = None

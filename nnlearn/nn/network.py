@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.errors import ConfigError
 from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT
 from nnlearn.nn.layers import Dense, Dropout, Layer, Parameter
 
@@ -114,26 +113,6 @@ class Sequential:
     def spec(self) -> list[dict[str, Any]]:
         return [layer.spec() for layer in self.layers]
 
-    @classmethod
-    def from_spec(cls, spec: Sequence[Mapping[str, Any]], *, dtype: Any = np.float64,
-                  rng: np.random.Generator | None = None) -> Sequential:
-        return cls([layer_from_spec(dict(s), dtype=dtype, rng=rng) for s in spec])
-
-    def summary(self) -> list[dict[str, Any]]:
-        """One row per layer: name, type, output width, weights, biases, parameters."""
-        rows = []
-        width = None
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                width = layer.d_out
-                rows.append({"layer": layer.name, "type": "Dense", "out": width,
-                             "weights": layer.W.value.size, "biases": layer.b.value.size,
-                             "params": layer.W.value.size + layer.b.value.size})
-            else:
-                rows.append({"layer": "", "type": type(layer).__name__, "out": width,
-                             "weights": 0, "biases": 0, "params": 0})
-        return rows
-
     def n_params(self) -> int:
         return sum(p.value.size for p in self.parameters())
 
@@ -157,9 +136,6 @@ def build_mlp(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs: int
     init_out = "xavier"
     for i, spec in enumerate(layers, start=1):
         act = spec.get("activation", "relu")
-        if act not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}",
-                              key="model.activation")
         init = spec.get("init", "auto")
         if init in (None, "auto"):
             init = DEFAULT_INIT[act]
@@ -174,17 +150,3 @@ def build_mlp(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs: int
                         name=f"dense_{len(layers) + 1}"))
     return Sequential(result)
 
-
-def layer_from_spec(spec: dict[str, Any], *, dtype: Any, rng: np.random.Generator | None) -> Layer:
-    """Rebuild a layer from ``Layer.spec()``. Dense weights are zeros when ``rng`` is None."""
-    kind = spec.get("type")
-    if kind == "dense":
-        return Dense(int(spec["in"]), int(spec["out"]), rng=rng, init=spec.get("init", "he"),
-                     dtype=dtype, name=str(spec.get("name", "dense")))
-    if kind == "dropout":
-        return Dropout(float(spec["rate"]), rng=rng)
-    if kind in ACTIVATIONS:
-        if "alpha" in spec:
-            return ACTIVATIONS[kind](alpha=float(spec["alpha"]))  # type: ignore[call-arg]
-        return ACTIVATIONS[kind]()
-    raise ValueError(f"unknown layer type {kind!r}")

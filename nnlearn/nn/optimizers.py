@@ -19,9 +19,8 @@ Conventions shared by every optimizer (PyTorch's):
   parameters never share one. Every scalar is a Python ``float``: under NumPy 2's rules a
   ``np.float64`` scalar would turn a float32 network's arrays into float64.
 
-Invalid hyper-parameters raise :class:`~nnlearn.errors.ConfigError` keyed by their config path
-(``training.learning_rate``, ``training.weight_decay``, ``training.optimizer.<name>``);
-programming mistakes (duplicate parameter names, a gradient of the wrong shape) raise ValueError.
+The settings are trusted: the config (``nnlearn.runs.config``) checks every one, by name, before
+an optimizer is built, so the classes below hold only their rules.
 """
 
 from __future__ import annotations
@@ -32,9 +31,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.nn.registry import check_number, lookup
-
 StateDict = dict[str, "np.ndarray | float | int"]
 
 
@@ -44,19 +40,6 @@ class Param(Protocol):
     name: str
     value: np.ndarray
     grad: np.ndarray
-
-
-def _opt_key(name: str) -> str:
-    return f"training.optimizer.{name}"
-
-
-def _fraction(value: Any, name: str) -> float:
-    """A setting in [0, 1), such as a momentum or a decay rate."""
-    return check_number(value, _opt_key(name), low=0.0, high=1.0, high_open=True)
-
-
-def _positive(value: Any, name: str) -> float:
-    return check_number(value, _opt_key(name), low=0.0, low_open=True)
 
 
 class Optimizer:
@@ -73,46 +56,16 @@ class Optimizer:
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0) -> None:
         self.params: list[Param] = list(params)
-        if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        seen: set[str] = set()
-        for p in self.params:
-            if p.name in seen:
-                raise ValueError(f"duplicate parameter name {p.name!r}; names key the state")
-            seen.add(p.name)
-            if not isinstance(p.value, np.ndarray) or not np.issubdtype(p.value.dtype, np.floating):
-                raise ValueError(f"parameter {p.name!r}: value must be a floating ndarray")
-        self._lr = check_number(lr, "training.learning_rate", low=0.0, low_open=True)
-        self.weight_decay = check_number(weight_decay, "training.weight_decay", low=0.0)
+        # Python floats: a np.float64 would turn float32 weights into float64 (NumPy 2's rules)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
         self.t = 0  # number of step() calls so far
         self.state: dict[str, list[np.ndarray]] = {
             b: [np.zeros_like(p.value) for p in self.params] for b in self.buffers
         }
 
-    @property
-    def lr(self) -> float:
-        """The learning rate used by the next :meth:`step` (a Python float)."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        x = float(value)  # a np.float64 from a schedule would upcast float32 weights
-        if not math.isfinite(x) or x < 0.0:
-            raise ValueError(f"learning rate must be finite and >= 0, got {value!r}")
-        self._lr = x
-
-    def zero_grad(self) -> None:
-        """Set every ``param.grad`` to 0, in place. (A training step does not need this: the
-        layers set their gradients in backward, see ``layers``.)"""
-        for p in self.params:
-            p.grad.fill(0)
-
     def step(self) -> None:
         """Apply one update to every parameter, in place, from its current ``grad``."""
-        for p in self.params:  # check every shape first: no half-applied step
-            if p.grad.shape != p.value.shape:
-                raise ValueError(f"parameter {p.name!r}: grad shape {p.grad.shape} != value "
-                                 f"shape {p.value.shape}")
         self.t += 1
         for i, p in enumerate(self.params):
             self._update(i, p.value, p.grad)
@@ -133,50 +86,22 @@ class Optimizer:
         ``"<buffer>/<param name>"`` (e.g. ``"m/dense_1.W"``). All numeric, so it can be saved
         with ``np.savez`` and loaded with ``allow_pickle=False``. Hyper-parameters (momentum,
         betas, ...) are not included: they come from the config."""
-        state: StateDict = {"t": self.t, "lr": self._lr}
+        state: StateDict = {"t": self.t, "lr": self.lr}
         for b, arrays in self.state.items():
             for i, array in enumerate(arrays):
                 state[self._key(b, i)] = array.copy()
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved, copying into the existing arrays.
-
-        ModelFileError if a key is missing or unexpected (e.g. Adam state loaded into SGD, or
-        another network), or a buffer has the wrong shape or is not numeric. Nothing changes
-        unless the whole state is valid.
-        """
-        expected = {"t", "lr"} | {self._key(b, i) for b in self.state
-                                  for i in range(len(self.params))}
-        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
-        if missing or extra:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unexpected {', '.join(extra)}"] if extra else [])
-            raise ModelFileError(f"optimizer state does not match {type(self).__name__} on "
-                                 f"these parameters: {'; '.join(parts)}")
-        for b, arrays in self.state.items():
-            for i, array in enumerate(arrays):
-                key = self._key(b, i)
-                saved = np.asarray(state[key])
-                if saved.dtype.kind not in "fiu":
-                    raise ModelFileError(f"optimizer state {key!r} is not numeric ({saved.dtype})")
-                if saved.shape != array.shape:
-                    raise ModelFileError(f"optimizer state {key!r} has shape {saved.shape}, "
-                                         f"parameter has {array.shape}")
-        try:
-            t = int(np.asarray(state["t"]).item())
-            lr = float(np.asarray(state["lr"]).item())
-        except (TypeError, ValueError) as exc:
-            raise ModelFileError(f"optimizer state 't'/'lr' is not a number: {exc}") from None
-        if t < 0 or not math.isfinite(lr) or lr < 0:
-            raise ModelFileError(f"optimizer state has invalid t={t} or lr={lr}")
+        """Restore what :meth:`state_dict` saved, copying into the existing arrays. (A run
+        checks that a checkpoint's state matches this optimizer before it calls this.)"""
         for b, arrays in self.state.items():
             for i, array in enumerate(arrays):
                 array[...] = state[self._key(b, i)]
-        self.t, self._lr = t, lr
+        self.t, self.lr = int(state["t"]), float(state["lr"])
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(lr={self._lr}, weight_decay={self.weight_decay})"
+        return f"{type(self).__name__}(lr={self.lr}, weight_decay={self.weight_decay})"
 
 
 class SGD(Optimizer):
@@ -199,12 +124,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
                  momentum: float = 0.0, nesterov: bool = False) -> None:
-        self.momentum = _fraction(momentum, "momentum")
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise ConfigError(f"must be true or false, got {nesterov!r}", key=_opt_key("nesterov"))
-        if nesterov and self.momentum == 0.0:
-            raise ConfigError("nesterov needs momentum > 0", key=_opt_key("nesterov"))
-        self.nesterov = bool(nesterov)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.buffers = ("v",) if self.momentum > 0.0 else ()
         super().__init__(params, lr, weight_decay)
 
@@ -235,9 +155,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
                  eps: float = 1e-8, initial_accumulator: float = 0.0) -> None:
-        self.eps = _positive(eps, "eps")
-        self.initial_accumulator = check_number(
-            initial_accumulator, _opt_key("initial_accumulator"), low=0.0)
+        self.eps, self.initial_accumulator = float(eps), float(initial_accumulator)
         super().__init__(params, lr, weight_decay)
         for s in self.state["s"]:
             s.fill(self.initial_accumulator)
@@ -261,9 +179,7 @@ class RMSProp(Optimizer):
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
                  rho: float = 0.9, eps: float = 1e-8, momentum: float = 0.0) -> None:
-        self.rho = _fraction(rho, "rho")
-        self.eps = _positive(eps, "eps")
-        self.momentum = _fraction(momentum, "momentum")
+        self.rho, self.eps, self.momentum = float(rho), float(eps), float(momentum)
         self.buffers = ("s", "b") if self.momentum > 0.0 else ("s",)
         super().__init__(params, lr, weight_decay)
 
@@ -300,9 +216,7 @@ class Adam(Optimizer):
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
                  beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-        self.beta1 = _fraction(beta1, "beta1")
-        self.beta2 = _fraction(beta2, "beta2")
-        self.eps = _positive(eps, "eps")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         super().__init__(params, lr, weight_decay)
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
@@ -348,15 +262,11 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 def make_optimizer(
     spec: Mapping[str, Any] | str, params: Sequence[Param], lr: float, weight_decay: float
 ) -> Optimizer:
-    """Build an optimizer from its config entry, e.g. ``{"name": "adam", "beta1": 0.9}``.
-
-    ``spec`` may also be just the name (``"sgd"``). Unknown names raise
-    ``ConfigError(key="training.optimizer")``; unknown or invalid hyper-parameters raise
-    ``ConfigError(key="training.optimizer.<hyper-parameter>")``.
-    """
-    cls, kwargs = lookup(spec, OPTIMIZERS, key="training.optimizer", kind="optimizer",
-                         skip=("params", "lr", "weight_decay"))
-    return cls(params, lr=lr, weight_decay=weight_decay, **kwargs)
+    """Build an optimizer from its config entry: a name (``"sgd"``) or a mapping such as
+    ``{"name": "adam", "beta1": 0.9}``, whose other keys are the constructor's settings."""
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    settings = {k: v for k, v in spec.items() if k != "name"}
+    return OPTIMIZERS[spec["name"]](params, lr=lr, weight_decay=weight_decay, **settings)
 
 
 def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
@@ -367,7 +277,6 @@ def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
     step is kept. A non-finite norm leaves the gradients alone: scaling by 0 would turn inf into
     nan and hide the divergence the trainer should report.
     """
-    max_norm = check_number(max_norm, "training.clip_grad_norm", low=0.0, low_open=True)
     norms = []
     for p in params:
         g = p.grad.ravel()
@@ -386,6 +295,5 @@ def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
 
 def clip_grad_value(params: Sequence[Param], clip: float) -> None:
     """Clip every gradient entry into ``[-clip, clip]`` in place (changes the direction)."""
-    clip = check_number(clip, "training.clip_grad_value", low=0.0, low_open=True)
     for p in params:
         np.clip(p.grad, -clip, clip, out=p.grad)

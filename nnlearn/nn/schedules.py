@@ -9,40 +9,18 @@ A schedule only produces numbers; the training loop writes them into the optimiz
 
 Most schedules are a formula of the epoch number (:meth:`Schedule.lr_at`). :class:`Plateau`
 instead reacts to a monitored metric, so it keeps state; every schedule has
-``state_dict()``/``load_state_dict()`` with plain JSON numbers, for exact resume.
-
-Invalid settings raise :class:`~nnlearn.errors.ConfigError` keyed ``training.schedule.<name>``.
+``state_dict()``/``load_state_dict()`` with plain JSON numbers, for exact resume. Settings are
+checked by the config before a schedule is built.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from nnlearn.errors import ConfigError, ModelFileError
-from nnlearn.nn.registry import check_number, lookup, settings_of
-
-
-def _key(name: str) -> str:
-    return f"training.schedule.{name}"
-
-
-def _real(value: Any, name: str, *, key: str | None = None, **bounds: Any) -> float:
-    """``value`` as a Python float, or ConfigError(key="training.schedule.<name>")."""
-    return check_number(value, key or _key(name), **bounds)
-
-
-def _int(value: Any, name: str, *, low: int) -> int:
-    """``value`` as an int >= ``low`` (integral floats such as 5.0 are accepted)."""
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    ):
-        raise ConfigError(f"must be a whole number, got {value!r}", key=_key(name))
-    n = int(value)
-    if n < low:
-        raise ConfigError(f"must be >= {low}, got {n}", key=_key(name))
-    return n
+from nnlearn.errors import ConfigError
 
 
 class Schedule:
@@ -53,8 +31,7 @@ class Schedule:
     """
 
     def __init__(self, base_lr: float) -> None:
-        self.base_lr = _real(base_lr, "base_lr", low=0.0, low_open=True,
-                             key="training.learning_rate")
+        self.base_lr = float(base_lr)
         self.last_epoch = -1  # the last epoch passed to step(); -1 before the first
 
     def lr_at(self, epoch: int) -> float:
@@ -76,35 +53,11 @@ class Schedule:
         return {"last_epoch": self.last_epoch}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; ModelFileError if keys are missing or unexpected."""
-        _check_keys(self, state, {"last_epoch"})
-        self.last_epoch = _state_int(state, "last_epoch", low=-1)
+        """Restore :meth:`state_dict` (a run checks the keys and values match first)."""
+        self.last_epoch = int(state["last_epoch"])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_lr={self.base_lr})"
-
-
-def _check_keys(sched: Schedule, state: Mapping[str, Any], expected: set[str]) -> None:
-    missing = sorted(expected - set(state))
-    extra = sorted(set(state) - expected)
-    if missing or extra:
-        raise ModelFileError(f"schedule state does not match {type(sched).__name__}: "
-                             f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}")
-
-
-def _state_int(state: Mapping[str, Any], key: str, *, low: int) -> int:
-    v = state[key]
-    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-            or float(v) != int(v) or v < low):
-        raise ModelFileError(f"schedule state {key!r} is not a whole number >= {low}: {v!r}")
-    return int(v)
-
-
-def _state_float(state: Mapping[str, Any], key: str) -> float:
-    v = state[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ModelFileError(f"schedule state {key!r} is not a finite number: {v!r}")
-    return float(v)
 
 
 class Constant(Schedule):
@@ -119,8 +72,7 @@ class Step(Schedule):
 
     def __init__(self, base_lr: float, step_size: int = 10, gamma: float = 0.1) -> None:
         super().__init__(base_lr)
-        self.step_size = _int(step_size, "step_size", low=1)
-        self.gamma = _real(gamma, "gamma", low=0.0, low_open=True)
+        self.step_size, self.gamma = int(step_size), float(gamma)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -131,7 +83,7 @@ class Exponential(Schedule):
 
     def __init__(self, base_lr: float, gamma: float = 0.95) -> None:
         super().__init__(base_lr)
-        self.gamma = _real(gamma, "gamma", low=0.0, low_open=True)
+        self.gamma = float(gamma)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma**epoch
@@ -154,12 +106,8 @@ class Cosine(Schedule):
     def __init__(self, base_lr: float, total_epochs: int, warmup_epochs: int = 0,
                  min_lr: float = 0.0) -> None:
         super().__init__(base_lr)
-        self.total_epochs = _int(total_epochs, "total_epochs", low=1)
-        self.warmup_epochs = _int(warmup_epochs, "warmup_epochs", low=0)
-        if self.warmup_epochs >= self.total_epochs and self.warmup_epochs > 0:
-            raise ConfigError(f"must be less than the number of epochs ({self.total_epochs})",
-                              key=_key("warmup_epochs"))
-        self.min_lr = _real(min_lr, "min_lr", low=0.0, high=self.base_lr)
+        self.total_epochs, self.warmup_epochs = int(total_epochs), int(warmup_epochs)
+        self.min_lr = float(min_lr)
 
     def lr_at(self, epoch: int) -> float:
         w, t = self.warmup_epochs, self.total_epochs
@@ -183,7 +131,7 @@ class InvScaling(Schedule):
 
     def __init__(self, base_lr: float, power_t: float = 0.5) -> None:
         super().__init__(base_lr)
-        self.power_t = _real(power_t, "power_t", low=0.0)
+        self.power_t = float(power_t)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr / (epoch + 1) ** self.power_t
@@ -217,17 +165,9 @@ class Plateau(Schedule):
                  min_lr: float = 0.0, monitor: str = "val_loss", mode: str = "auto",
                  min_delta: float = 1e-4) -> None:
         super().__init__(base_lr)
-        self.factor = _real(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
-        self.patience = _int(patience, "patience", low=0)
-        self.cooldown = _int(cooldown, "cooldown", low=0)
-        self.min_lr = _real(min_lr, "min_lr", low=0.0, high=self.base_lr)
-        if not isinstance(monitor, str) or not monitor:
-            raise ConfigError(f"must be a metric name, got {monitor!r}", key=_key("monitor"))
-        self.monitor = monitor
-        if mode not in ("min", "max", "auto"):
-            raise ConfigError(f"must be min, max or auto, got {mode!r}", key=_key("mode"))
+        self.factor, self.patience, self.cooldown = float(factor), int(patience), int(cooldown)
+        self.min_lr, self.min_delta, self.monitor = float(min_lr), float(min_delta), monitor
         self.mode = _auto_mode(monitor) if mode == "auto" else mode
-        self.min_delta = _real(min_delta, "min_delta", low=0.0)
         self._lr = self.base_lr
         self.best = 0.0  # meaningful only when has_best
         self.has_best = False
@@ -258,7 +198,7 @@ class Plateau(Schedule):
                         "(or configure a validation split)")
             raise ConfigError(
                 f"metric {self.monitor!r} is not available (have: {', '.join(sorted(metrics))})",
-                key=_key("monitor"), hint=hint)
+                key="training.schedule.monitor", hint=hint)
         value = float(metrics[self.monitor])
         self.last_epoch = int(epoch)
         if self._improved(value):
@@ -283,18 +223,11 @@ class Plateau(Schedule):
                 "cooldown_counter": self.cooldown_counter}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        _check_keys(self, state, {"last_epoch", "lr", "best", "has_best", "num_bad_epochs",
-                                  "cooldown_counter"})
-        last_epoch = _state_int(state, "last_epoch", low=-1)
-        lr = _state_float(state, "lr")
-        best = _state_float(state, "best")
-        has_best = _state_int(state, "has_best", low=0)
-        bad = _state_int(state, "num_bad_epochs", low=0)
-        cool = _state_int(state, "cooldown_counter", low=0)
-        if lr < 0 or has_best > 1:
-            raise ModelFileError(f"schedule state is invalid: lr={lr}, has_best={has_best}")
-        self.last_epoch, self._lr, self.best = last_epoch, lr, best
-        self.has_best, self.num_bad_epochs, self.cooldown_counter = bool(has_best), bad, cool
+        self.last_epoch, self._lr = int(state["last_epoch"]), float(state["lr"])
+        self.best = float(state["best"])
+        self.has_best = bool(state["has_best"])
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
@@ -308,16 +241,11 @@ SCHEDULES: dict[str, type[Schedule]] = {
 
 
 def make_schedule(spec: Mapping[str, Any] | str, base_lr: float, total_epochs: int) -> Schedule:
-    """Build a schedule from its config entry, e.g. ``{"name": "cosine", "warmup_epochs": 5}``.
-
-    ``spec`` may also be just the name. ``total_epochs`` (``training.epochs``) is passed to
-    schedules that need it (cosine) unless the spec sets it. Unknown names raise
-    ``ConfigError(key="training.schedule")``; unknown settings raise
-    ``ConfigError(key="training.schedule.<setting>")``.
-    """
-    cls, kwargs = lookup(spec, SCHEDULES, key="training.schedule", kind="schedule",
-                         skip=("base_lr",))
-    allowed = settings_of(cls, ("base_lr",))
-    if "total_epochs" in allowed:
-        kwargs.setdefault("total_epochs", total_epochs)
-    return cls(base_lr, **kwargs)
+    """Build a schedule from its config entry: a name or ``{"name": "cosine", "warmup_epochs": 5}``.
+    ``total_epochs`` (``training.epochs``) goes to a schedule that takes it (cosine)."""
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    cls = SCHEDULES[spec["name"]]
+    settings = {k: v for k, v in spec.items() if k != "name"}
+    if "total_epochs" in inspect.signature(cls).parameters:
+        settings.setdefault("total_epochs", total_epochs)
+    return cls(base_lr, **settings)

@@ -879,15 +879,38 @@ def _cross_checks(cfg: dict[str, Any], ctx: _Ctx) -> None:
         _check_monitor(schedule["monitor"], "training.schedule.monitor", implied,
                        data["val_fraction"], ctx)
         _resolve_mode(schedule, "training.schedule", ctx)
+    _training_checks(training, ctx)
+
+
+def _training_checks(training: dict[str, Any], ctx: _Ctx) -> None:
+    """Rules between ``training`` keys alone."""
+    schedule = training["schedule"]
     if "min_lr" in schedule and schedule["min_lr"] > training["learning_rate"]:
         ctx.fail("training.schedule.min_lr",
                  f"min_lr {_show(schedule['min_lr'])} is above training.learning_rate "
                  f"{_show(training['learning_rate'])}")
-    # -- optimizer
+    if 0 < schedule.get("warmup_epochs", 0) >= training["epochs"]:
+        ctx.fail("training.schedule.warmup_epochs",
+                 f"expected fewer warm-up epochs than training.epochs ({training['epochs']}), "
+                 f"got {schedule['warmup_epochs']}")
     optimizer = training["optimizer"]
     if optimizer["name"] == "sgd" and optimizer["nesterov"] and optimizer["momentum"] == 0:
         ctx.fail("training.optimizer.nesterov", "nesterov needs momentum > 0",
                  "set training.optimizer.momentum, e.g. 0.9")
+
+
+def check_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``model`` and ``training`` settings that come without a config file (the
+    scikit-learn estimator's parameters) by the same rules as a config; return both sections
+    resolved. ConfigError names the dotted key, as for a file. The lesson's classes trust their
+    settings, so whatever builds them from outside a config checks them here first."""
+    ctx = _Ctx(None, None)
+    model, given = _section(raw, "model", ctx)
+    training, given_training = _section(raw, "training", ctx)
+    _resolve_model(model, given, (raw.get("model") or {}).get("layers"), ctx)
+    _resolve_batching(training, given_training, ctx)
+    _training_checks(training, ctx)
+    return {"model": model, "training": training}
 
 
 def resolve(raw: Mapping, *, base_dir: Path, source: str | None = None) -> dict:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import ModelFileError, NnlearnError
+from nnlearn.nn.activations import ACTIVATIONS
+from nnlearn.nn.layers import Dense, Dropout, Layer
 from nnlearn.nn.network import Sequential
 from nnlearn.runs import atomicio
 from nnlearn.runs.model import FORMAT, FORMAT_VERSION, Model
@@ -282,7 +284,8 @@ def model_from_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any])
             raise ValueError(f"unsupported dtype {dtype}")
         weights = params_from_arrays(arrays)
         _check_architecture(meta["architecture"], weights)
-        network = Sequential.from_spec(meta["architecture"], dtype=dtype)
+        network = Sequential([layer_from_spec(dict(s), dtype=dtype)
+                              for s in meta["architecture"]])
         network.set_weights(weights)
         model = Model.from_metadata(meta, network)
         _check_model(model)
@@ -298,3 +301,19 @@ def model_from_arrays(path, arrays: dict[str, np.ndarray], meta: dict[str, Any])
 def load_model(path: str | os.PathLike) -> Model:
     arrays, meta = load_arrays(path)
     return model_from_arrays(path, arrays, meta)
+
+
+def layer_from_spec(spec: dict[str, Any], *, dtype: Any) -> Layer:
+    """Rebuild a layer from its ``Layer.spec()`` (checked against the schema before this);
+    Dense weights are zeros, to be overwritten by the saved ones."""
+    kind = spec.get("type")
+    if kind == "dense":
+        return Dense(int(spec["in"]), int(spec["out"]), rng=None, init=spec.get("init", "he"),
+                     dtype=dtype, name=str(spec.get("name", "dense")))
+    if kind == "dropout":
+        return Dropout(float(spec["rate"]))
+    if kind in ACTIVATIONS:
+        if "alpha" in spec:
+            return ACTIVATIONS[kind](alpha=float(spec["alpha"]))  # type: ignore[call-arg]
+        return ACTIVATIONS[kind]()
+    raise ValueError(f"unknown layer type {kind!r}")

@@ -58,7 +58,7 @@ def load_plugin(path: str | os.PathLike) -> list[str]:
     calling this twice). Raises PluginError for a file that is missing, fails to run, or
     registers nothing.
     """
-    from nnlearn.nn import extend
+    from nnlearn.runs import extend
 
     full = os.path.abspath(os.fspath(path))
     if full in _LOADED:
@@ -123,9 +123,9 @@ def plugins_of(names: Iterable[str]) -> dict[str, str]:
 
 
 def _is_plugin_name(name: str) -> bool:
-    if "nnlearn.nn.extend" not in sys.modules:  # nothing can have been registered
+    if "nnlearn.runs.extend" not in sys.modules:  # nothing can have been registered
         return False
-    from nnlearn.nn import extend
+    from nnlearn.runs import extend
 
     return name in extend.REGISTERED
 
@@ -142,7 +142,7 @@ def check_names(recorded: Any, source: str) -> None:
             isinstance(k, str) and isinstance(v, str) for k, v in recorded.items()):
         raise ModelFileError(f"{source}: not a valid nnlearn model file (its 'plugins' entry "
                              "is not a mapping of names to file names)")
-    from nnlearn.nn import extend
+    from nnlearn.runs import extend
 
     missing = [n for n in recorded if n not in extend.REGISTERED]
     if missing:

@@ -619,6 +619,7 @@ def _resume(run_dir: Path, callbacks: Sequence[Callback]) -> RunResult:
     model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
     state = meta.get("training_state")
     _check_training_state(ckpt, state, p.cfg)
+    _check_state_matches(ckpt, p.trainer, arrays, state)
     try:
         p.trainer.load_state_dict(arrays, state)
         if p.checkpointer.snapshots is not None:
@@ -712,6 +713,36 @@ def _check_training_state(path: Path, state: Any, cfg: dict[str, Any]) -> None:
                 v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
                 for v in row.values()):
             fail(f"history[{i}]", "a mapping of numbers")
+
+
+def _check_state_matches(path: Path, trainer: Trainer, arrays: dict[str, np.ndarray],
+                         state: dict[str, Any]) -> None:
+    """The checkpoint's optimizer and schedule state is the state this run's trainer keeps:
+    the same names, array shapes and kinds of number. The lesson's ``load_state_dict`` methods
+    copy what they are given, so a checkpoint of another optimizer (Adam's m and v for SGD) or
+    another network would otherwise be loaded half-way or broadcast into the wrong shapes."""
+    fresh_arrays, fresh = trainer.state_dict()
+
+    def fail(what: str) -> NoReturn:
+        raise ModelFileError(f"{path}: {what} does not match the run's config "
+                             f"({trainer.optimizer!r}, {type(trainer.schedule).__name__})")
+
+    want = {k: v for k, v in fresh_arrays.items() if k.startswith("optim/")}
+    saved = {k: v for k, v in arrays.items() if k.startswith("optim/")}
+    if set(want) != set(saved):
+        fail(f"the optimizer state {sorted(set(saved) ^ set(want))[:3]}")
+    for key, value in want.items():
+        if saved[key].shape != value.shape or saved[key].dtype.kind != "f":
+            fail(f"the optimizer state {key!r} of shape {saved[key].shape}")
+    for part in ("optimizer_numbers", "schedule"):
+        want_numbers, got = fresh[part], state[part]
+        if (want_numbers is None) != (got is None) or (
+                got is not None and set(got) != set(want_numbers)):
+            fail(f"training_state.{part}")
+        for key, value in (want_numbers or {}).items():
+            if isinstance(value, int) and not (isinstance(got[key], int)
+                                               and not isinstance(got[key], bool)):
+                fail(f"training_state.{part}.{key} (a whole number is expected)")
 
 
 def _finished(run_dir: Path) -> str | None:

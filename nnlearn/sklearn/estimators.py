@@ -52,7 +52,7 @@ from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import EarlyStopping, Split, Trainer
-from nnlearn.runs.config import OPTIMIZER_PARAMS, defaults
+from nnlearn.runs.config import OPTIMIZER_PARAMS, check_settings, defaults
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, model_from_arrays, save_model
 from nnlearn.runs.run import (
@@ -105,6 +105,7 @@ _DEFAULTS, _STOPPING = _defaults_from_config()
 #: Where a config key's ConfigError points, in the estimator's parameter names (longest first).
 _KEY_TO_PARAM = (
     ("training.optimizer.momentum", "momentum"),
+    ("training.epochs", "max_iter"),
     ("training.learning_rate", "learning_rate_init"),
     ("training.weight_decay", "alpha"),
     ("training.optimizer", "optimizer"),
@@ -113,6 +114,7 @@ _KEY_TO_PARAM = (
     ("training.clip_grad_norm", "clip_grad_norm"),
     ("training.clip_grad_value", "clip_grad_value"),
     ("training.class_weight", "class_weight"),
+    ("model.hidden", "hidden_layer_sizes"),
     ("model.activation", "activation"),
     ("model.dropout", "dropout"),
     ("model.init", "init"),
@@ -203,18 +205,26 @@ class _BaseMLP(BaseEstimator):
     _score_key = ""  # the validation metric reported as validation_scores_
 
     # -- the settings -------------------------------------------------------------------------
-    def _layers(self) -> list[dict[str, Any]]:
+    def _settings(self) -> dict[str, Any]:
+        """The model and training parameters as the config's ``model`` and ``training``
+        sections, checked by the config's own rules (the lesson's classes trust them)."""
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = [sizes]
         try:
-            sizes = list(sizes)
+            sizes = [_check_int(u, "hidden_layer_sizes", 1) for u in sizes]
         except TypeError:
             raise ValueError(f"hidden_layer_sizes must be a sequence of integers, got "
                              f"{self.hidden_layer_sizes!r}") from None
-        dropout = _check_float(self.dropout, "dropout", 0.0, 1.0)
-        return [{"units": _check_int(u, "hidden_layer_sizes", 1), "activation": self.activation,
-                 "dropout": dropout, "init": self.init} for u in sizes]
+        return check_settings({
+            "model": {"hidden": sizes, "activation": self.activation,
+                      "dropout": _check_float(self.dropout, "dropout", 0.0, 1.0),
+                      "init": self.init},
+            "training": {"learning_rate": self.learning_rate_init, "weight_decay": self.alpha,
+                         "optimizer": self._optimizer_spec(), "schedule": self.schedule,
+                         "epochs": _check_int(self.max_iter, "max_iter", 1),
+                         "clip_grad_norm": self.clip_grad_norm,
+                         "clip_grad_value": self.clip_grad_value}})
 
     def _optimizer_spec(self) -> dict[str, Any]:
         """The config's ``training.optimizer`` mapping: ``optimizer`` (a name, or a mapping with
@@ -295,7 +305,8 @@ class _BaseMLP(BaseEstimator):
         seed = _seed_from(self.random_state)
         rng = np.random.default_rng(seed)
         dtype = self._dtype()
-        layers = self._layers()
+        settings = self._settings()
+        layers, training = settings["model"]["layers"], settings["training"]
         loss_name = self._loss_name()
         train_idx, val_idx = split_indices(len(X), val_fraction, rng, stratify=stratify)
         names = self._feature_names()
@@ -311,9 +322,10 @@ class _BaseMLP(BaseEstimator):
         train = Split(x_all[train_idx], y_model[train_idx],
                       None if weights is None else weights[train_idx].astype(dtype))
         val = Split(x_all[val_idx], y_model[val_idx]) if len(val_idx) else None
-        lr = self.learning_rate_init
-        optimizer = make_optimizer(self._optimizer_spec(), network.parameters(), lr, self.alpha)
-        schedule = make_schedule(self.schedule, lr, _check_int(self.max_iter, "max_iter", 1))
+        lr = training["learning_rate"]
+        optimizer = make_optimizer(training["optimizer"], network.parameters(), lr,
+                                   training["weight_decay"])
+        schedule = make_schedule(training["schedule"], lr, training["epochs"])
         self._seed_used = seed
         return model, train, val, optimizer, schedule, rng
 
@@ -367,10 +379,11 @@ class _BaseMLP(BaseEstimator):
         """The optimizer, schedule and generator to continue with. A model loaded by
         ``from_run`` has none (a model file holds weights only): they start afresh."""
         if getattr(self, "_optimizer", None) is None:
-            lr = self.learning_rate_init
-            self._optimizer = make_optimizer(self._optimizer_spec(),
-                                             model.network.parameters(), lr, self.alpha)
-            self._schedule = make_schedule(self.schedule, lr, self.max_iter)
+            training = self._settings()["training"]
+            lr = training["learning_rate"]
+            self._optimizer = make_optimizer(training["optimizer"], model.network.parameters(),
+                                             lr, training["weight_decay"])
+            self._schedule = make_schedule(training["schedule"], lr, training["epochs"])
             self._rng = np.random.default_rng(_seed_from(self.random_state))
         return self._optimizer, self._schedule, self._rng
 

@@ -441,7 +441,7 @@ def check_exercise(number: int, path: str | os.PathLike | None = None) -> Exerci
     Raises PluginError (exit 2) for a file that does not load, NnlearnError for one that
     registers nothing of the kind the exercise needs; a wrong answer is a result, not an error.
     """
-    from nnlearn.nn import extend
+    from nnlearn.runs import extend
     from nnlearn.runs.plugins import load_plugin
 
     ex = exercise(number)
