@@ -12,6 +12,7 @@ from conftest import CONFIGS, run_cli
 from nnlearn.runs import run as runs
 from nnlearn.runs.config import load_config
 from nnlearn.runs.diagnostics import COLUMNS, Diagnostics
+from nnlearn.runs.trainstate import load_trainer_state, trainer_state
 
 
 def _fit(config: str, *overrides: str, before_fit=None):
@@ -93,10 +94,10 @@ def test_diagnostics_do_not_change_training():
 def test_resume_continues_the_same_records():
     _, whole = _fit("iris.yaml", "training.epochs=6")
     first, _ = _fit("iris.yaml", "training.epochs=3")
-    arrays, meta = first.trainer.state_dict()
+    arrays, meta = trainer_state(first.trainer)
     again = runs.prepare(load_config(CONFIGS / "iris.yaml",
                                      ["training.epochs=6", "training.diagnostics=true"]))
-    again.trainer.load_state_dict(arrays, meta)
+    load_trainer_state(again.trainer, arrays, meta)
     again.trainer.fit(again.train, again.val, 6)
     resumed = next(cb for cb in again.trainer.callbacks if isinstance(cb, Diagnostics))
     assert resumed.to_csv() == whole.to_csv()

@@ -7,10 +7,9 @@ move on one mini-batch; ``fit`` repeats it over epochs.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,55 +244,3 @@ class Trainer:
                     f"training diverged: weights of {p.name} became non-finite in epoch "
                     f"{self.epoch + 1}",
                     hint=f"lower training.learning_rate (now {self.optimizer.lr:g})")
-
-    # -- exact snapshots, for checkpoints and resume ------------------------------------------
-    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Copies of everything ``fit`` changes: arrays (weights, optimizer and callback
-        buffers) and JSON-able values (epoch, history, RNG, schedule, lr, stop reason).
-
-        The history is a new list holding the trainer's own row dicts (not copies of them)."""
-        arrays = {f"param/{k}": v for k, v in self.network.get_weights().items()}
-        numbers: dict[str, Any] = {}
-        for key, value in self.optimizer.state_dict().items():
-            if isinstance(value, np.ndarray):
-                arrays[f"optim/{key}"] = value.copy()
-            else:
-                numbers[key] = value
-        cb_meta = []
-        for i, cb in enumerate(self.callbacks):
-            cb_arrays, meta = cb.state_dict()
-            arrays.update({f"cb{i}/{k}": v.copy() for k, v in cb_arrays.items()})
-            cb_meta.append(meta)
-        meta = copy.deepcopy({
-            "epoch": self.epoch,
-            "rng": self.rng.bit_generator.state,
-            "lr": self.optimizer.lr,
-            "optimizer_numbers": numbers,
-            "schedule": None if self.schedule is None else self.schedule.state_dict(),
-            "callbacks": cb_meta,
-            "stop_reason": self.stop_reason,
-        })
-        # A new list of the same row dicts, not copies: a row is final once its epoch's
-        # callbacks have run, and copying them all at every checkpoint grows with the run.
-        meta["history"] = list(self.history)
-        return arrays, meta
-
-    def load_state_dict(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-        self.network.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
-        state: dict[str, Any] = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
-        state.update(meta["optimizer_numbers"])
-        self.optimizer.load_state_dict(state)
-        self.optimizer.lr = meta["lr"]
-        if self.schedule is not None and meta["schedule"] is not None:
-            self.schedule.load_state_dict(meta["schedule"])
-        for i, (cb, cb_meta) in enumerate(zip(self.callbacks, meta["callbacks"])):
-            prefix = f"cb{i}/"
-            cb.load_state_dict({k[len(prefix):]: v for k, v in arrays.items()
-                                if k.startswith(prefix)}, cb_meta)
-        self.rng.bit_generator.state = meta["rng"]
-        self.epoch = int(meta["epoch"])
-        self.history = [dict(h) for h in meta["history"]]
-        # A run that a callback stopped (early stopping) stays stopped; one that merely used up
-        # its epochs may be continued with more.
-        reason = meta.get("stop_reason")
-        self.stop_reason = None if reason is None or reason.startswith(COMPLETED) else reason

@@ -67,6 +67,7 @@ from nnlearn.runs.modelfile import (
     save_arrays,
     save_model,
 )
+from nnlearn.runs.trainstate import load_trainer_state, trainer_state
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.npz"
@@ -506,10 +507,10 @@ class Checkpointer(Callback):
 
     def on_train_begin(self, trainer):
         if self.snapshot is None:
-            self.snapshot = trainer.state_dict()
+            self.snapshot = trainer_state(trainer)
 
     def on_epoch_end(self, trainer, logs):
-        self.snapshot = trainer.state_dict()
+        self.snapshot = trainer_state(trainer)
         if self.every and trainer.epoch % self.every == 0:
             self.write()
 
@@ -621,7 +622,7 @@ def _resume(run_dir: Path, callbacks: Sequence[Callback]) -> RunResult:
     _check_training_state(ckpt, state, p.cfg)
     _check_state_matches(ckpt, p.trainer, arrays, state)
     try:
-        p.trainer.load_state_dict(arrays, state)
+        load_trainer_state(p.trainer, arrays, state)
         if p.checkpointer.snapshots is not None:
             p.checkpointer.snapshots[0].restore_arrays(arrays)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, ArithmeticError,
@@ -721,7 +722,7 @@ def _check_state_matches(path: Path, trainer: Trainer, arrays: dict[str, np.ndar
     the same names, array shapes and kinds of number. The lesson's ``load_state_dict`` methods
     copy what they are given, so a checkpoint of another optimizer (Adam's m and v for SGD) or
     another network would otherwise be loaded half-way or broadcast into the wrong shapes."""
-    fresh_arrays, fresh = trainer.state_dict()
+    fresh_arrays, fresh = trainer_state(trainer)
 
     def fail(what: str) -> NoReturn:
         raise ModelFileError(f"{path}: {what} does not match the run's config "
@@ -810,7 +811,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     except KeyboardInterrupt:
         with deferred_sigint():  # a second Ctrl-C must not cut the checkpoint short
             if ckpt.snapshot is None:  # interrupted in on_train_begin: no epoch has run yet
-                ckpt.snapshot = p.trainer.state_dict()
+                ckpt.snapshot = trainer_state(p.trainer)
             ckpt.write()
             ckpt.write_model_from_snapshot()
             _write_diagnostics(p, run_dir)
@@ -828,7 +829,7 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
                                             "epochs": p.trainer.epoch, "seed": p.cfg["seed"]})
         raise
     if ckpt.every or (run_dir / CHECKPOINT_FILE).exists():  # never leave a stale checkpoint
-        ckpt.snapshot = p.trainer.state_dict()
+        ckpt.snapshot = trainer_state(p.trainer)
         ckpt.write()
     save_model(run_dir / MODEL_FILE, p.model)
     _write_snapshots(p, run_dir)
