@@ -24,9 +24,12 @@ def _mean(a: np.ndarray) -> float:
     return float(a.sum()) / a.size if a.size else math.nan
 
 
-def _per_sample_weights(weights: np.ndarray | None, dtype) -> np.ndarray | None:
-    """Weights as a column (n, 1), so that they multiply each row of an (n, k) array."""
-    return None if weights is None else np.asarray(weights, dtype=dtype).reshape(-1, 1)
+def _weighted(a: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """``a`` with row i multiplied by ``weights[i]`` (``a`` itself when there are no weights)."""
+    if weights is None:
+        return a
+    w = np.asarray(weights, dtype=a.dtype)
+    return a * (w.reshape(-1, 1) if a.ndim == 2 else w)
 
 
 class Loss:
@@ -60,15 +63,11 @@ class MSE(Loss):
 
     def value(self, pred, target, weights=None):
         diff = pred - target.astype(pred.dtype, copy=False)
-        sq = diff * diff
-        w = _per_sample_weights(weights, pred.dtype)
-        return _mean(sq if w is None else sq * w)
+        return _mean(_weighted(diff * diff, weights))
 
     def gradient(self, pred, target, weights=None):
         diff = pred - target.astype(pred.dtype, copy=False)
-        grad = diff * (2 / diff.size)
-        w = _per_sample_weights(weights, pred.dtype)
-        return grad if w is None else grad * w
+        return _weighted(diff * (2 / diff.size), weights)
 
 
 class MAE(Loss):
@@ -81,15 +80,11 @@ class MAE(Loss):
     name = "mae"
 
     def value(self, pred, target, weights=None):
-        err = np.abs(pred - target.astype(pred.dtype, copy=False))
-        w = _per_sample_weights(weights, pred.dtype)
-        return _mean(err if w is None else err * w)
+        return _mean(_weighted(np.abs(pred - target.astype(pred.dtype, copy=False)), weights))
 
     def gradient(self, pred, target, weights=None):
         diff = pred - target.astype(pred.dtype, copy=False)
-        grad = np.sign(diff) * (1 / diff.size)
-        w = _per_sample_weights(weights, pred.dtype)
-        return grad if w is None else grad * w
+        return _weighted(np.sign(diff) * (1 / diff.size), weights)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -128,11 +123,7 @@ class SoftmaxCrossEntropy(Loss):
         grad = e / total                                       # p = softmax(z)
         grad[rows, target] -= 1                                # p - onehot(t)
         grad /= n                                              # the batch mean's 1/n
-        w = _per_sample_weights(weights, pred.dtype)
-        if w is not None:
-            losses = losses * w[:, 0]
-            grad *= w
-        return _mean(losses), grad
+        return _mean(_weighted(losses, weights)), _weighted(grad, weights)
 
     def value(self, pred, target, weights=None):
         return self.value_and_gradient(pred, target, weights)[0]
@@ -161,14 +152,11 @@ class SigmoidBCE(Loss):
     def value(self, pred, target, weights=None):
         t = target.reshape(pred.shape).astype(pred.dtype, copy=False)
         losses = np.maximum(pred, 0) - pred * t + np.log1p(np.exp(-np.abs(pred)))
-        w = _per_sample_weights(weights, pred.dtype)
-        return _mean(losses if w is None else losses * w)
+        return _mean(_weighted(losses, weights))
 
     def gradient(self, pred, target, weights=None):
         t = target.reshape(pred.shape).astype(pred.dtype, copy=False)
-        grad = (sigmoid(pred) - t) * (1 / len(pred))
-        w = _per_sample_weights(weights, pred.dtype)
-        return grad if w is None else grad * w
+        return _weighted((sigmoid(pred) - t) * (1 / len(pred)), weights)
 
     def output(self, pred):
         p1 = sigmoid(pred)

@@ -1,26 +1,17 @@
 """Optimizers: the objects that *update* weights once backprop has found dL/dW.
 
-Backprop (``Sequential.backward``) only computes gradients into ``param.grad``. An optimizer's
-``step()`` reads them and changes ``param.value``; plain SGD is one line, ``W -= lr * g``.
-Momentum, Adagrad, RMSProp and Adam are other rules for turning the history of gradients into a
+Backprop (``Sequential.backward``) only writes gradients into ``param.grad``; an optimizer's
+``step()`` reads them and changes ``param.value``. Plain SGD is one line, ``W -= lr * g``;
+momentum, Adagrad, RMSProp and Adam are other rules for turning the history of gradients into a
 step. Each class states its rule in its docstring, and ``_update`` is that rule, line by line.
 
-Optimizers know nothing about layers: they see a list of parameters, each with a unique ``name``
-(it keys the saved state, e.g. ``"m/dense_1.W"``), a float ``value`` array and a ``grad`` array
-of the same shape holding the batch *mean* of dL/dW (the losses divide by n).
-
-Conventions shared by every optimizer (PyTorch's):
-
-* ``g = grad + weight_decay * W`` (L2 regularisation folded into the gradient), except in
-  :class:`AdamW`, which shrinks the weights directly ("decoupled" weight decay).
-* Weights and state arrays are changed in place (``w -= ...``, ``m[...] = ...``): the layer and
-  :meth:`Optimizer.state_dict` refer to those very arrays. ``param.grad`` is only read.
-* State is one array per parameter and buffer, of the parameter's shape and dtype; two
-  parameters never share one. Every scalar is a Python ``float``: under NumPy 2's rules a
-  ``np.float64`` scalar would turn a float32 network's arrays into float64.
-
-The settings are trusted: the config (``nnlearn.runs.config``) checks every one, by name, before
-an optimizer is built, so the classes below hold only their rules.
+Optimizers know nothing about layers: they see parameters, each with a unique ``name`` (it keys
+the saved state, e.g. ``"m/dense_1.W"``), a ``value`` array and a ``grad`` array holding the
+batch *mean* of dL/dW. As in PyTorch, ``g = grad + weight_decay * W`` (L2 folded into the
+gradient; :class:`AdamW` shrinks the weights directly instead), and weights and state arrays
+change in place, so the layer and ``state_dict`` see the very arrays the optimizer updates.
+Settings arrive checked by the config (``nnlearn.runs.config``) and are stored as Python floats:
+a ``np.float64`` would turn a float32 network's arrays into float64 under NumPy 2's rules.
 """
 
 from __future__ import annotations
@@ -113,11 +104,9 @@ class SGD(Optimizer):
     * ``momentum = mu``:  ``v = mu * v + g`` (v starts at 0, so the first v is g), then
       ``W -= lr * v``, or with ``nesterov=True``  ``W -= lr * (g + mu * v)``.
 
-    This is PyTorch's form (without dampening). Sutskever et al. and scikit-learn write
-    ``v = mu * v - lr * g; W += v``: there the velocity already includes the learning rate,
-    here it is a running sum of gradients and the *current* lr multiplies it. The two agree
-    while lr is constant (their v is ``-lr`` times ours); after a schedule changes lr, ours
-    rescales the whole accumulated velocity at once, theirs only new contributions.
+    PyTorch's form. scikit-learn writes ``v = mu * v - lr * g; W += v``, with lr inside the
+    velocity: the two agree while lr is constant, but when a schedule changes lr, ours rescales
+    the whole velocity at once.
 
     State: ``v/<name>`` (only when momentum > 0).
     """

@@ -121,12 +121,8 @@ class Cosine(Schedule):
 class InvScaling(Schedule):
     """Inverse scaling in the EPOCH count: ``lr = base / (epoch + 1)**power_t``.
 
-    scikit-learn's ``learning_rate='invscaling'`` uses
-    ``effective_learning_rate = learning_rate_init / pow(t, power_t)`` where ``t`` counts
-    training SAMPLES seen (it is updated at the end of each epoch, so after epoch e it is about
-    ``learning_rate_init / (e * n_samples + 1)**power_t``). Ours counts epochs: after epoch e it
-    is ``base / (e + 1)**power_t``, so the same ``power_t`` (sklearn's default 0.5) decays far
-    more gently, by a factor of about ``n_samples**power_t`` less.
+    (scikit-learn's ``invscaling`` counts samples seen, not epochs, so the same ``power_t``
+    decays far faster there.)
     """
 
     def __init__(self, base_lr: float, power_t: float = 0.5) -> None:
@@ -137,12 +133,9 @@ class InvScaling(Schedule):
         return self.base_lr / (epoch + 1) ** self.power_t
 
 
-_MIN_SUFFIXES = ("loss", "mse", "mae", "rmse")
-
-
-def _auto_mode(monitor: str) -> str:
+def auto_mode(monitor: str) -> str:
     """``min`` for losses and errors (``val_loss``, ``train_mse``, ``rmse``), ``max`` otherwise."""
-    return "min" if monitor.lower().endswith(_MIN_SUFFIXES) else "max"
+    return "min" if monitor.lower().endswith(("loss", "mse", "mae", "rmse")) else "max"
 
 
 class Plateau(Schedule):
@@ -167,7 +160,7 @@ class Plateau(Schedule):
         super().__init__(base_lr)
         self.factor, self.patience, self.cooldown = float(factor), int(patience), int(cooldown)
         self.min_lr, self.min_delta, self.monitor = float(min_lr), float(min_delta), monitor
-        self.mode = _auto_mode(monitor) if mode == "auto" else mode
+        self.mode = auto_mode(monitor) if mode == "auto" else mode
         self._lr = self.base_lr
         self.best = 0.0  # meaningful only when has_best
         self.has_best = False

@@ -17,6 +17,7 @@ import numpy as np
 
 from nnlearn.errors import ConfigError, DivergedError
 from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
+from nnlearn.nn.schedules import auto_mode
 
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
@@ -85,7 +86,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 10,
                  min_delta: float = 0.0, restore_best_weights: bool = True) -> None:
         self.monitor = monitor
-        self.mode = mode if mode != "auto" else ("min" if _lower_is_better(monitor) else "max")
+        self.mode = auto_mode(monitor) if mode == "auto" else mode
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best_weights = restore_best_weights
@@ -133,10 +134,6 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait = meta["best"], meta["best_epoch"], meta["wait"]
         best = {k[len("best/"):]: v.copy() for k, v in arrays.items() if k.startswith("best/")}
         self.best_weights = best or None
-
-
-def _lower_is_better(name: str) -> bool:
-    return name.endswith(("loss", "mse", "rmse", "mae"))
 
 
 class Trainer:
