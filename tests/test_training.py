@@ -147,8 +147,8 @@ def test_layer_and_loss_math_has_no_python_loops():
                 assert not loops, f"{module.__name__}.{node.name} loops in Python"
 
 
-def _accuracy(pred, split):
-    return {"accuracy": float(np.mean((pred[:, 0] > 0).astype(int) == split.y))}
+def _accuracy(pred, y):
+    return {"accuracy": float(np.mean((pred[:, 0] > 0).astype(int) == y))}
 
 
 def test_train_metric_is_scored_on_the_predictions_each_batch_was_trained_on():
@@ -156,12 +156,12 @@ def test_train_metric_is_scored_on_the_predictions_each_batch_was_trained_on():
     # epoch's train_accuracy is the accuracy of the starting weights on the training rows.
     rng = np.random.default_rng(3)
     net = build_mlp(2, [{"units": 4, "activation": "tanh"}], 1, rng=rng)
-    before = _accuracy(net.predict(XOR_X), Split(XOR_X, XOR_Y))["accuracy"]
+    before = _accuracy(net.predict(XOR_X), XOR_Y)["accuracy"]
     trainer = Trainer(net, SigmoidBCE(), SGD(net.parameters(), lr=0.5), rng=rng,
                       batch_size=None, metric_fn=_accuracy)
     history = trainer.fit(Split(XOR_X, XOR_Y), None, 1)
     assert history[0]["train_accuracy"] == before
-    after = _accuracy(net.predict(XOR_X), Split(XOR_X, XOR_Y))["accuracy"]
+    after = _accuracy(net.predict(XOR_X), XOR_Y)["accuracy"]
     trainer.stop_reason = None  # continue for one more epoch
     trainer.fit(Split(XOR_X, XOR_Y), None, 2)
     assert trainer.history[1]["train_accuracy"] == after
@@ -191,3 +191,20 @@ def test_history_csv_keeps_a_train_metric_per_epoch(tmp_path):
         result = runs.train(cfg)
         header = (result.run_dir / "history.csv").read_text().splitlines()[0].split(",")
         assert column in header, header
+
+
+def test_early_stopping_and_plateau_share_one_rule_for_an_improvement():
+    # NaN never counts (a NaN first epoch must not become a best nothing can beat), and the
+    # first number always does: the same rule in EarlyStopping and the plateau schedule.
+    from nnlearn.nn.schedules import Plateau
+
+    class Stub:
+        stop_reason = None
+
+    stopping = EarlyStopping("val_loss", patience=5, restore_best_weights=False)
+    plateau = Plateau(0.1, monitor="val_loss", patience=5, min_delta=0.0)
+    for epoch, value in enumerate([float("nan"), 1.0, 0.5, 0.7], start=1):
+        stopping.on_epoch_end(Stub(), {"epoch": epoch, "val_loss": value})
+        plateau.step(epoch - 1, {"val_loss": value})
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (0.5, 3, 1)
+    assert (plateau.best, plateau.num_bad_epochs) == (0.5, 1)

@@ -1,7 +1,7 @@
 """Activations: layers without parameters, applied elementwise, y = f(x).
 
 Each ``backward`` multiplies dL/dy elementwise by f'(x), written next to f. Where f' is cheapest
-from the output y = f(x) (sigmoid, tanh), that is what ``forward`` caches.
+from the output y = f(x) (sigmoid, tanh, ELU), that is what ``forward`` caches.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ class Activation(Layer):
 
     A subclass writes ``forward`` (caching what f' needs) and ``backward``, which returns
     ``grad_out * f'(x)``. ``default_init`` is the initialiser ``init: auto`` picks for the Dense
-    layer feeding this activation (the built-ins' choices are in ``DEFAULT_INIT`` below).
+    layer feeding this activation: He for the ReLU family, which zeroes (or shrinks) half of its
+    inputs, Xavier for the others.
     """
 
     default_init = "xavier"
@@ -29,6 +30,7 @@ class ReLU(Activation):
     """f(x) = max(0, x);  f'(x) = 1 where x > 0, else 0 (we take 0 at the kink x = 0)."""
 
     kind = "relu"
+    default_init = "he"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._positive = x > 0
@@ -42,6 +44,7 @@ class LeakyReLU(Activation):
     """f(x) = x for x > 0, alpha x otherwise;  f'(x) = 1 or alpha. Dead units can recover."""
 
     kind = "leaky_relu"
+    default_init = "he"
 
     def __init__(self, alpha: float = 0.01) -> None:
         self.alpha = float(alpha)
@@ -105,6 +108,7 @@ class ELU(Activation):
     """f(x) = x for x > 0, alpha (e^x - 1) otherwise;  f'(x) = 1 or alpha e^x = y + alpha."""
 
     kind = "elu"
+    default_init = "he"
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = float(alpha)
@@ -135,6 +139,7 @@ class GELU(Activation):
     """
 
     kind = "gelu"
+    default_init = "he"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x
@@ -151,6 +156,7 @@ class Softplus(Activation):
     """f(x) = log(1 + e^x), a smooth ReLU;  f'(x) = sigmoid(x)."""
 
     kind = "softplus"
+    default_init = "he"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._x = x
@@ -171,6 +177,5 @@ ACTIVATIONS: dict[str, type[Layer]] = {
     "softplus": Softplus,
 }
 
-#: the initialiser ``init: auto`` picks for each activation (He for the ReLU family).
-DEFAULT_INIT = {name: "he" for name in ("relu", "leaky_relu", "elu", "gelu", "softplus")}
-DEFAULT_INIT.update({name: "xavier" for name in ("sigmoid", "tanh", "identity")})
+#: the initialiser ``init: auto`` picks for each activation, read from the classes.
+DEFAULT_INIT = {name: cls.default_init for name, cls in ACTIVATIONS.items()}

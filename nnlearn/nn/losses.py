@@ -102,7 +102,7 @@ class SoftmaxCrossEntropy(Loss):
 
     Why fuse the two? The loss is computed as the right-hand side after subtracting max_j z_j
     from every z_j (which changes no p), so logits of ±1000 give a finite, exact loss where a
-    separate softmax would overflow to inf or round p_t to 0 = log 0. And the gradient is
+    separate softmax would overflow to inf or round p_t to 0, whose log is -inf. And the gradient is
     simple: d/dz_k of log(Σ_j e^{z_j}) is p_k, and d/dz_k of z_t is 1 when k = t, so
     ``dl/dz = p - onehot(t)``. A separate softmax layer and log-loss would multiply two Jacobians,
     one of them with a 1/p that blows up, to arrive at the same subtraction. Divided by n for the

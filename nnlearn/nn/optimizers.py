@@ -9,7 +9,7 @@ Optimizers know nothing about layers: they see parameters, each with a unique ``
 the saved state, e.g. ``"m/dense_1.W"``), a ``value`` array and a ``grad`` array holding the
 batch *mean* of dL/dW. As in PyTorch, ``g = grad + weight_decay * W`` (L2 folded into the
 gradient; :class:`AdamW` shrinks the weights directly instead), and weights and state arrays
-change in place, so the layer and ``state_dict`` see the very arrays the optimizer updates.
+change in place, so the layer sees the very arrays the optimizer updates.
 Settings arrive checked by the config (``nnlearn.runs.config``) and are stored as Python floats:
 a ``np.float64`` would turn a float32 network's arrays into float64 under NumPy 2's rules.
 """
@@ -107,8 +107,6 @@ class SGD(Optimizer):
     PyTorch's form. scikit-learn writes ``v = mu * v - lr * g; W += v``, with lr inside the
     velocity: the two agree while lr is constant, but when a schedule changes lr, ours rescales
     the whole velocity at once.
-
-    State: ``v/<name>`` (only when momentum > 0).
     """
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
@@ -136,8 +134,6 @@ class Adagrad(Optimizer):
     With ``g = grad + weight_decay * W``:  ``s += g**2;  W -= lr * g / (sqrt(s) + eps)``,
     where ``s`` starts at ``initial_accumulator``. Weights that have seen large gradients
     take ever smaller steps; the effective rate only decreases.
-
-    State: ``s/<name>``.
     """
 
     buffers = ("s",)
@@ -162,8 +158,6 @@ class RMSProp(Optimizer):
     ``momentum == 0``: ``W -= lr * g / (sqrt(s) + eps)``;
     ``momentum = mu``: ``b = mu * b + g / (sqrt(s) + eps);  W -= lr * b``.
     (PyTorch's ``RMSprop`` with ``alpha=rho``, ``centered=False``.)
-
-    State: ``s/<name>`` and, when momentum > 0, ``b/<name>``.
     """
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
@@ -197,8 +191,6 @@ class Adam(Optimizer):
 
     Because the decay term passes through the ``1/sqrt(v_hat)`` scaling, L2 in Adam shrinks
     weights with large gradients less; :class:`AdamW` decouples it.
-
-    State: ``t``, ``m/<name>``, ``v/<name>``.
     """
 
     buffers = ("m", "v")
@@ -230,8 +222,6 @@ class AdamW(Adam):
 
     Note ``weight_decay`` is multiplied by lr here (PyTorch's convention, default 0.01 there),
     so sensible values are much larger than for L2 in SGD/Adam.
-
-    State: ``t``, ``m/<name>``, ``v/<name>``.
     """
 
     def _update(self, i: int, w: np.ndarray, grad: np.ndarray) -> None:
@@ -263,19 +253,11 @@ def clip_grad_norm(params: Sequence[Param], max_norm: float) -> float:
     ``max_norm``; return the norm before clipping.
 
     The norm is over every entry of every gradient, as one long vector, so the direction of the
-    step is kept. A non-finite norm leaves the gradients alone: scaling by 0 would turn inf into
-    nan and hide the divergence the trainer should report.
+    step is kept; it is summed in float64, where float32 squares cannot overflow. A non-finite
+    norm leaves the gradients alone: scaling by 0 would turn inf into nan and hide the
+    divergence the trainer should report.
     """
-    norms = []
-    for p in params:
-        g = p.grad.ravel()
-        with np.errstate(over="ignore"):
-            n = float(np.linalg.norm(g))
-        if not math.isfinite(n) and np.isfinite(g).all():
-            # A float32 sum of squares overflowed although every entry is finite: redo in float64.
-            n = float(np.linalg.norm(g.astype(np.float64)))
-        norms.append(n)
-    total = math.hypot(*norms)  # sqrt of the sum of squares, without overflow
+    total = math.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in params))
     if math.isfinite(total) and total > max_norm:
         for p in params:
             p.grad *= max_norm / total

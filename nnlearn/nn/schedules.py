@@ -96,6 +96,7 @@ class Cosine(Schedule):
 
         epoch < W:   lr = base * (epoch + 1) / W                  # base/W, 2*base/W, ..., base
         otherwise:   lr = min_lr + 0.5 * (base - min_lr) * (1 + cos(pi * (e - W) / max(1, T - W)))
+                     with e = min(epoch, T)
 
     so the first post-warm-up epoch uses ``base`` and the rate would reach ``min_lr`` at
     epoch T (one past the last epoch, as PyTorch's ``CosineAnnealingLR(T_max=T)``). Epochs
@@ -131,6 +132,16 @@ class InvScaling(Schedule):
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr / (epoch + 1) ** self.power_t
+
+
+def improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` (smaller in mode min, larger
+    in mode max). The first value counts if it is a number; NaN never does."""
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
 def auto_mode(monitor: str) -> str:
@@ -174,15 +185,6 @@ class Plateau(Schedule):
     def lr(self) -> float:
         return self._lr
 
-    def _improved(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        if not self.has_best:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def step(self, epoch: int, metrics: Mapping[str, float]) -> float:
         if self.monitor not in metrics:
             hint = "set training.schedule.monitor to a metric that is computed"
@@ -194,7 +196,7 @@ class Plateau(Schedule):
                 key="training.schedule.monitor", hint=hint)
         value = float(metrics[self.monitor])
         self.last_epoch = int(epoch)
-        if self._improved(value):
+        if improved(value, self.best if self.has_best else None, self.mode, self.min_delta):
             self.best = value
             self.has_best = True
             self.num_bad_epochs = 0

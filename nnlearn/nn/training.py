@@ -17,7 +17,7 @@ import numpy as np
 
 from nnlearn.errors import ConfigError, DivergedError
 from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
-from nnlearn.nn.schedules import auto_mode
+from nnlearn.nn.schedules import auto_mode, improved
 
 
 def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
@@ -95,13 +95,6 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.best_weights: dict[str, np.ndarray] | None = None
 
-    def _improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, trainer, logs):
         if self.monitor not in logs:
             raise ConfigError(
@@ -110,7 +103,7 @@ class EarlyStopping(Callback):
                 key="training.early_stopping.monitor",
                 hint="set data.val_fraction > 0 for val_* monitors, or monitor train_loss")
         value = logs[self.monitor]
-        if self._improved(value):
+        if improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, int(logs["epoch"]), 0
             if self.restore_best_weights:
                 self.best_weights = trainer.network.get_weights()
@@ -144,7 +137,7 @@ class Trainer:
     def __init__(self, network, loss, optimizer, *, rng: np.random.Generator,
                  batch_size: int | None, schedule=None, shuffle: bool = True,
                  clip_norm: float | None = None, clip_value: float | None = None,
-                 metric_fn: Callable[[np.ndarray, Split], dict[str, float]] | None = None,
+                 metric_fn: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
                  callbacks: Sequence[Callback] = ()) -> None:
         self.network, self.loss, self.optimizer, self.schedule = network, loss, optimizer, schedule
         self.rng = rng
@@ -163,12 +156,11 @@ class Trainer:
 
     # -- one epoch ----------------------------------------------------------------------------
     def train_epoch(self, train: Split) -> float:
-        """One pass over the training data in mini-batches; returns the sample-weighted mean of
-        the batch losses (each measured before its own update, as every trainer reports it)."""
+        """One pass over the training data in mini-batches; returns the mean of the batch losses,
+        each weighted by its number of rows and measured before its own update."""
         n = len(train)
         b = n if self.batch_size is None else min(self.batch_size, n)
-        # One shuffled order per epoch; each batch gathers its own rows from it. The caller's
-        # arrays are left as they are, and no second copy of the whole training set is made.
+        # One shuffled order per epoch; each batch gathers its own rows from it.
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         self.network.train()
         outputs: list[np.ndarray] | None = [] if self.metric_fn is not None else None
@@ -188,7 +180,7 @@ class Trainer:
         # The epoch's training metric, as Keras reports it: scored on each batch's predictions
         # as the batch was trained on (weights still changing), in the shuffled order.
         self.train_scores = {} if outputs is None else self.metric_fn(
-            np.concatenate(outputs), Split(np.empty((n, 0)), train.y[order]))
+            np.concatenate(outputs), train.y[order])
         return total / n
 
     def evaluate(self, split: Split) -> dict[str, float]:
@@ -196,7 +188,7 @@ class Trainer:
         pred = self.network.predict(split.x)
         out = {"loss": self.loss.value(pred, split.y, split.w)}
         if self.metric_fn is not None:
-            out.update(self.metric_fn(pred, split))
+            out.update(self.metric_fn(pred, split.y))
         return out
 
     # -- the loop -----------------------------------------------------------------------------

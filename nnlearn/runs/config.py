@@ -63,14 +63,16 @@ MONITOR_NAMES: tuple[str, ...] = (
     "val_loss", "train_loss", "val_accuracy", "val_f1_macro",
     "val_r2", "val_rmse", "val_mae", "val_mse",
 )
-_MAXIMISED_MONITORS = ("val_accuracy", "val_f1_macro", "val_r2")
 _CLASSIFICATION_MONITORS = ("val_accuracy", "val_f1_macro")
 _REGRESSION_MONITORS = ("val_r2", "val_rmse", "val_mae", "val_mse")
 
 
 def monitor_mode(monitor: str) -> str:
-    """``"max"`` for quantities that grow as the model improves (accuracy, F1, R²), else "min"."""
-    return "max" if monitor in _MAXIMISED_MONITORS else "min"
+    """``"max"`` for quantities that grow as the model improves (accuracy, F1, R²), else "min":
+    the lesson's rule (its module loads no numpy)."""
+    from nnlearn.nn.schedules import auto_mode
+
+    return auto_mode(monitor)
 
 
 # --------------------------------------------------------------------------------------------

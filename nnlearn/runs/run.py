@@ -168,17 +168,17 @@ def _checked_inputs(model: Model, table: Table, X: np.ndarray) -> np.ndarray:
     return x
 
 
-def metric_fn_for(model: Model) -> Callable[[np.ndarray, Split], dict[str, float]]:
+def metric_fn_for(model: Model) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
     """Per-epoch validation metrics from raw network outputs: accuracy for classification,
     R^2/RMSE/MAE (in the target's own units) for regression."""
     if model.task == "classification":
-        def classification(pred: np.ndarray, split: Split) -> dict[str, float]:
+        def classification(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
             idx = model.loss.output(pred).argmax(axis=1)
-            return {"accuracy": float(np.mean(idx == split.y))}
+            return {"accuracy": float(np.mean(idx == y))}
         return classification
 
-    def regression(pred: np.ndarray, split: Split) -> dict[str, float]:
-        p, t = pred.astype(np.float64), split.y.astype(np.float64)
+    def regression(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        p, t = pred.astype(np.float64), y.astype(np.float64)
         if model.target_scaler is not None:
             p, t = model.target_scaler.inverse_transform(p), model.target_scaler.inverse_transform(t)
         m = regression_metrics(t, p)
