@@ -239,7 +239,8 @@ def unregister(name: str) -> None:
         DEFAULT_INIT.pop(name, None)
 
 
-def place_layer(spec: Mapping[str, Any], *, rng: Any, dtype: Any) -> Layer:
+def place_layer(spec: Mapping[str, Any], *, rng: Any, dtype: Any, key: str | None = None
+                ) -> Layer:
     """Build the registered layer a saved layer describes (``{"type", "in", "out", "name",
     ["init"], **settings}``), as ``cls(in, out, rng=rng, name=name, [dtype=, init=,]
     **settings)``. ``rng=None`` asks for shapes only (a model file's weights follow).
@@ -249,7 +250,8 @@ def place_layer(spec: Mapping[str, Any], *, rng: Any, dtype: Any) -> Layer:
     architecture and the tables of ``summary`` and ``explain`` need nothing from the plugin
     beyond its constructor, ``parameters()``, ``forward`` and ``backward``. Its parameters are
     brought to ``dtype`` if the constructor did not take one. Raises PluginError, naming the
-    plugin's file and line, when the plugin's code fails or returns something unusable.
+    plugin's file and line (and ``key``, the config entry the layer comes from, when given),
+    when the plugin's code fails -- a setting it refuses, say -- or returns something unusable.
     """
     from nnlearn.runs.plugins import PluginError, where_in
 
@@ -262,8 +264,9 @@ def place_layer(spec: Mapping[str, Any], *, rng: Any, dtype: Any) -> Layer:
         layer = cls(spec["in"], spec["out"], rng=rng, name=name, **settings)
         params = layer.parameters()
     except Exception as exc:  # noqa: BLE001 - any failure is the plugin's
-        raise PluginError(f"{where_in(cls, exc)}: building layer {name!r} "
-                          f"({cls.__name__}({spec['in']}, {spec['out']}, ...)) raised "
+        shown = ", ".join(f"{k}={v!r}" for k, v in settings.items() if k != "dtype")
+        call = f"{cls.__name__}({spec['in']}, {spec['out']}{', ' if shown else ''}{shown})"
+        raise PluginError(f"{where_in(cls, exc)}: {key or f'layer {name!r}'}: {call} raised "
                           f"{type(exc).__name__}: {exc}"[:500]) from None
     seen: set[str] = set()
     for p in params if isinstance(params, list) else [params]:
@@ -310,7 +313,8 @@ def build_network(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs:
             if layer_takes(LAYERS[kind], "init"):
                 own["init"] = init
             result.append(place_layer({"type": kind, "in": width, "out": units,
-                                       "name": f"{kind}_{i}", **own}, rng=rng, dtype=dtype))
+                                       "name": f"{kind}_{i}", **own}, rng=rng, dtype=dtype,
+                                      key=f"model.layers[{i - 1}]"))
         result.append(ACTIVATIONS[act]())
         if spec.get("dropout", 0.0):
             result.append(Dropout(float(spec["dropout"]), rng=rng))
