@@ -9,7 +9,9 @@
 
 ``register(name)`` files the class in the registry of its base class -- ``ACTIVATIONS``,
 ``LOSSES``, ``OPTIMIZERS``, or ``LAYERS`` for a layer with parameters -- so that ``name`` is
-accepted wherever a built-in name is (``model.activation: swish``). A name nnlearn already
+accepted wherever a built-in name is (``model.activation: swish``). A layer with parameters
+takes a Dense layer's place in ``model.layers`` (``{type: NAME, units: 16}``): its constructor
+is the protocol (``LAYER_PROTOCOL``), and ``build_network``/``place_layer`` build it. A name nnlearn already
 uses is refused: a plugin adds to the lesson, it never replaces a part of it. The class is
 checked when it is registered, not when a run first builds it, so that a mistake is reported
 at the ``@register`` line.
@@ -282,9 +284,13 @@ def place_layer(spec: Mapping[str, Any], *, rng: Any, dtype: Any, key: str | Non
         if p.value.dtype != dtype:  # the whole network computes in one dtype
             p.value = p.value.astype(dtype)
             p.grad = np.zeros(p.value.shape, dtype=dtype)
-    layer.d_in, layer.d_out, layer.name = spec["in"], spec["out"], name
     saved = dict(spec)
-    layer.spec = lambda: dict(saved)  # type: ignore[method-assign]  # this instance's recipe
+    try:
+        layer.d_in, layer.d_out, layer.name = spec["in"], spec["out"], name
+        layer.spec = lambda: dict(saved)  # type: ignore[method-assign]  # this instance's recipe
+    except AttributeError as exc:  # a read-only property of the plugin's class
+        raise PluginError(f"{where_in(cls, None)}: nnlearn sets d_in, d_out, name and spec on "
+                          f"a layer it places, and {cls.__name__} refuses: {exc}"[:500]) from None
     return layer
 
 
