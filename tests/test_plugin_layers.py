@@ -272,3 +272,14 @@ def test_plugin_layer_settings_resolve_and_round_trip(tmp_path):
         resolve({**BASE, "model": {"layers": [{"units": 2},
                                               {"type": "with_init", "units": 3, "on": 1}]}},
                 base_dir=tmp_path)
+
+
+def test_config_show_writes_the_plugin_layer_back(moons):
+    proc = run_cli("config", "show", "configs/moons.yaml", "--plugin", "lowrank.py",
+                   "--set", "model.layers=[{type: low_rank, units: 16, rank: 3}, {units: 16}]",
+                   cwd=moons)
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml_load(proc.stdout, "shown")["model"]["layers"]
+    assert shown[0] == {"type": "low_rank", "units": 16, "activation": "relu", "dropout": 0.0,
+                        "rank": 3}
+    assert "init: he  # auto, for relu" in proc.stdout  # from the one layer that has an init
