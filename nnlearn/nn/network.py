@@ -43,6 +43,9 @@ class Sequential:
             grad = layer.backward(grad)
         if need_input_grad:
             return first.backward(grad)
+        if not isinstance(first, Dense):  # a plugin's layer: backward takes grad_out alone
+            first.backward(grad)
+            return None
         return first.backward(grad, need_input_grad=False)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -102,13 +105,14 @@ class Sequential:
         params = self.parameters()
         return params[0].value.dtype if params else np.dtype(np.float64)
 
+    # the layers that change the width: Dense, and plugin layers (placed with d_in and d_out)
     @property
     def n_inputs(self) -> int:
-        return next(layer.d_in for layer in self.layers if isinstance(layer, Dense))
+        return next(layer.d_in for layer in self.layers if hasattr(layer, "d_in"))
 
     @property
     def n_outputs(self) -> int:
-        return [layer.d_out for layer in self.layers if isinstance(layer, Dense)][-1]
+        return [layer.d_out for layer in self.layers if hasattr(layer, "d_out")][-1]
 
     def spec(self) -> list[dict[str, Any]]:
         return [layer.spec() for layer in self.layers]

@@ -662,17 +662,68 @@ _LAYER_KEYS = ("units", "activation", "dropout", "init")
 def _layer_settings() -> dict[str, dict[str, Validator]]:
     """layer type -> {setting: check}; activations are every registered name (plugins too)."""
     return {
-        "dense": {"in": _integer(1, maximum=MAX_UNITS), "out": _integer(1, maximum=MAX_UNITS),
-                  "init": _choice(_lesson().INIT_NAMES), "name": _column(nullable=False)},
+        "dense": _layer_settings_dense(),
         "dropout": {"rate": _unit_interval},
         # a leaky ReLU's negative slope is a fraction; ELU's alpha is the floor it saturates to
         "leaky_relu": {"alpha": _number(0.0, 1.0)},
         "elu": {"alpha": _number(0.0, 10.0, lo_open=True)},
         **{name: {} for name in _lesson().ACTIVATION_NAMES if name not in ("leaky_relu", "elu")},
+        **(_plugin_layer_settings() if _plugin_layers() else {}),
     }
 
 
+def _layer_settings_dense() -> dict[str, Validator]:
+    return {"in": _integer(1, maximum=MAX_UNITS), "out": _integer(1, maximum=MAX_UNITS),
+            "init": _choice(_lesson().INIT_NAMES), "name": _column(nullable=False)}
+
+
 _REQUIRED_LAYER_SETTINGS = {"dense": ("in", "out", "name"), "dropout": ("rate",)}
+
+
+def _plugin_layers() -> tuple[str, ...]:
+    """The layer types plugins registered (read only when a plugin may have been loaded, so
+    that reading a config does not import numpy)."""
+    import sys
+
+    if "nnlearn.runs.extend" not in sys.modules:
+        return ()
+    from nnlearn.runs.extend import LAYERS
+
+    return tuple(LAYERS)
+
+
+def _placeable(kind: str, key: str, ctx: _Ctx | None = None) -> dict[str, tuple[Any, Validator]]:
+    """{setting: (default, check)} of the registered layer ``kind``, whose constructor takes
+    ``(d_in, d_out, *, rng, name, **settings)``; ``init`` is among them when it takes one.
+    A layer whose constructor takes no arguments cannot be placed: ConfigError at ``key``."""
+    from nnlearn.runs.extend import LAYER_PROTOCOL, LAYERS, layer_settings, layer_takes
+
+    cls = LAYERS[kind]
+    settings = layer_settings(cls)
+    if settings is None:
+        (ctx or _Ctx(None, None)).fail(
+            key, f"the layer {kind!r} ({cls.__name__}) takes no arguments, so model.layers "
+            "cannot place it (it is for Python code: Sequential([...]))",
+            f"to place it, its constructor must be {LAYER_PROTOCOL}")
+    out: dict[str, tuple[Any, Validator]] = {s: (d, _like(d)) for s, d in settings.items()}
+    if layer_takes(cls, "init"):
+        out["init"] = ("he", _choice(_lesson().INIT_NAMES))
+    return out
+
+
+def _plugin_layer_settings() -> dict[str, dict[str, Validator]]:
+    """Saved-layer settings of each placeable plugin layer: widths and name, as a Dense has,
+    then its own settings (``init`` only when its constructor takes one)."""
+    from nnlearn.runs.extend import LAYERS, layer_settings
+
+    dense = _layer_settings_dense()
+    out: dict[str, dict[str, Validator]] = {}
+    for kind, cls in LAYERS.items():
+        if layer_settings(cls) is None:
+            continue
+        own = {s: check for s, (_, check) in _placeable(kind, "").items()}
+        out[kind] = {"in": dense["in"], "out": dense["out"], "name": dense["name"], **own}
+    return out
 
 
 def check_layer_spec(layer: Any, key: str) -> None:
@@ -688,13 +739,15 @@ def check_layer_spec(layer: Any, key: str) -> None:
         ctx.fail(f"{key}.type", f"unknown layer type {_show(kind)}")
     allowed = settings[kind]
     _check_keys(layer, ["type", *allowed], key, ctx)
-    for name in _REQUIRED_LAYER_SETTINGS.get(kind, ()):
+    required = _REQUIRED_LAYER_SETTINGS.get(kind, ("in", "out", "name") if "in" in allowed
+                                            else ())
+    for name in required:
         if name not in layer:
             ctx.fail(f"{key}.{name}", "missing required key")
     for name, check in allowed.items():
         if name in layer:
             check(layer[name], f"{key}.{name}", ctx)
-    if kind == "dense" and "/" in layer["name"]:
+    if "in" in allowed and "/" in layer["name"]:
         ctx.fail(f"{key}.name", f"a layer name cannot contain '/', got {_show(layer['name'])}")
 
 
@@ -782,7 +835,12 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
                      f"write {{units: {_show(layer)}}} or use model.hidden for plain widths")
         if not isinstance(layer, Mapping):
             ctx.fail(key, f"expected a mapping {{units: ..., ...}}, got {_show(layer)}")
-        _check_keys(layer, _LAYER_KEYS, key, ctx)
+        kind = _choice(lambda: ("dense", *_plugin_layers()))(layer.get("type", "dense"),
+                                                            f"{key}.type", ctx)
+        settings = {} if kind == "dense" else _placeable(kind, f"{key}.type", ctx)
+        own = [k for k in _LAYER_KEYS if k != "init" or kind == "dense" or "init" in settings]
+        _check_keys({k: v for k, v in layer.items() if k != "type"},
+                    [*own, *(s for s in settings if s != "init")], key, ctx)
         if "units" not in layer:
             ctx.fail(f"{key}.units", "missing required key", "every layer needs units: <int>")
         units = _integer(1, maximum=MAX_UNITS)(layer["units"], f"{key}.units", ctx)
@@ -791,8 +849,16 @@ def _resolve_model(model: dict[str, Any], given: set[str], raw_layers: Any, ctx:
         dropout = _unit_interval(layer.get("dropout", model["dropout"]), f"{key}.dropout", ctx)
         init = _choice(("auto", *_lesson().INIT_NAMES))(layer.get("init", model["init"]),
                                               f"{key}.init", ctx)
-        layers.append({"units": units, "activation": activation, "dropout": dropout,
-                       "init": _default_init(init, activation)})
+        resolved = {"units": units, "activation": activation, "dropout": dropout,
+                    "init": _default_init(init, activation)}
+        if kind != "dense":  # a plugin's layer: its name first, its own settings last
+            resolved = {"type": kind, **resolved}
+            if "init" not in settings:  # its constructor draws its weights its own way
+                del resolved["init"]
+            for name, (default, check) in settings.items():
+                if name != "init":
+                    resolved[name] = check(layer.get(name, default), f"{key}.{name}", ctx)
+        layers.append(resolved)
     units_list = [layer["units"] for layer in layers]
     if "hidden" in given and model["hidden"] != units_list:
         ctx.fail("model.hidden", f"model.hidden {model['hidden']} contradicts model.layers "

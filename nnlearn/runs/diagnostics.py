@@ -72,10 +72,14 @@ class Diagnostics(Callback):
     def on_train_begin(self, trainer) -> None:
         net = trainer.network
         self.layers = []
+        after_dense = False  # a plugin's layer (placed with d_in) is not watched, nor what follows
         for layer in net.layers:
             if isinstance(layer, Dense):
                 self.layers.append((layer.name, ""))
-            elif self.layers and not isinstance(layer, Dropout):
+                after_dense = True
+            elif hasattr(layer, "d_in"):
+                after_dense = False
+            elif after_dense and not isinstance(layer, Dropout):
                 self.layers[-1] = (self.layers[-1][0], layer.kind)
         b = self.n_train if trainer.batch_size is None else min(trainer.batch_size, self.n_train)
         self.steps_per_epoch = max(1, math.ceil(self.n_train / max(b, 1)))
@@ -98,6 +102,8 @@ class Diagnostics(Callback):
                 h = layer.forward(h)
                 if isinstance(layer, Dense):
                     current = layer.name
+                elif hasattr(layer, "d_in"):
+                    current = None
                 elif not isinstance(layer, Dropout) and current is not None:
                     acts[current] = h
         finally:

@@ -69,7 +69,25 @@ def _param_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
         if layer["type"] == "dense":
             shapes[f"{layer['name']}.W"] = (layer["in"], layer["out"])
             shapes[f"{layer['name']}.b"] = (layer["out"],)
+        elif _is_plugin_layer(layer["type"]):  # the shapes its own constructor gives
+            shapes.update(_plugin_shapes(layer))
     return shapes
+
+
+def _is_plugin_layer(kind: Any) -> bool:
+    from nnlearn.runs.extend import LAYERS
+
+    return isinstance(kind, str) and kind in LAYERS
+
+
+def _plugin_shapes(layer: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of a plugin layer, read from one built without a generator
+    (``rng=None``: shapes only) -- nnlearn cannot know them otherwise. Its widths have been
+    checked as a Dense layer's, and its code is the --plugin file the user chose to load."""
+    from nnlearn.runs.extend import place_layer
+
+    built = place_layer(layer, rng=None, dtype=np.float64)
+    return {p.name: tuple(p.value.shape) for p in built.parameters()}
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo,
@@ -202,24 +220,28 @@ def _is_count(value: Any) -> bool:
 
 
 def _check_architecture(spec: Any, weights: dict[str, np.ndarray]) -> None:
-    """The layer list must be a chain of Dense layers whose widths agree with each other and
-    with the stored arrays -- checked BEFORE anything is allocated, so a file cannot make us
+    """The layer list must be a chain of Dense layers (and plugin layers, whose parameter
+    shapes their constructor gives) whose widths agree with each other and with the stored
+    arrays -- checked BEFORE anything is allocated, so a file cannot make us
     build a network of 10**12 units, and every weight must be finite."""
     if not isinstance(spec, list) or not spec or not all(isinstance(s, dict) for s in spec):
         raise ValueError("the architecture is not a list of layers")
-    width, names = None, set()
+    width, names, expected = None, set(), set()
     for i, layer in enumerate(spec):
         kind = layer.get("type")
-        if kind == "dense":
+        if kind == "dense" or _is_plugin_layer(kind):  # the layers with weights and widths
             d_in, d_out, name = layer.get("in"), layer.get("out"), layer.get("name")
             if not (_is_count(d_in) and _is_count(d_out) and isinstance(name, str)):
-                raise ValueError(f"layer {i} is not a valid dense layer: {layer}")
+                raise ValueError(f"layer {i} is not a valid {kind} layer: {layer}")
             if width is not None and d_in != width:
                 raise ValueError(f"layer {i} ({name}) takes {d_in} inputs but gets {width}")
             if name in names:
                 raise ValueError(f"two layers are named {name!r}")
             names.add(name)
-            for key, shape in ((f"{name}.W", (d_in, d_out)), (f"{name}.b", (d_out,))):
+            shapes = ({f"{name}.W": (d_in, d_out), f"{name}.b": (d_out,)} if kind == "dense"
+                      else _plugin_shapes(layer))
+            expected.update(shapes)
+            for key, shape in shapes.items():
                 if key not in weights:
                     raise ValueError(f"missing array {key!r}")
                 if weights[key].shape != shape:
@@ -233,7 +255,7 @@ def _check_architecture(spec: Any, weights: dict[str, np.ndarray]) -> None:
             raise ValueError(f"layer {i} ({kind}) has a non-finite alpha")
     if width is None:
         raise ValueError("the architecture has no dense layer")
-    extra = sorted(set(weights) - {f"{n}.{w}" for n in names for w in "Wb"})
+    extra = sorted(set(weights) - expected)
     if extra:
         raise ValueError(f"unexpected arrays {extra[:5]}")
 
@@ -312,6 +334,10 @@ def layer_from_spec(spec: dict[str, Any], *, dtype: Any) -> Layer:
                      dtype=dtype, name=str(spec.get("name", "dense")))
     if kind == "dropout":
         return Dropout(float(spec["rate"]))
+    if _is_plugin_layer(kind):  # its --plugin file is loaded: check_names saw to it
+        from nnlearn.runs.extend import place_layer
+
+        return place_layer(spec, rng=None, dtype=dtype)
     if kind in ACTIVATIONS:
         if "alpha" in spec:
             return ACTIVATIONS[kind](alpha=float(spec["alpha"]))  # type: ignore[call-arg]

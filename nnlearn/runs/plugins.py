@@ -45,6 +45,25 @@ def _where(path: str, exc: BaseException) -> str:
     return f"{path}:{line}" if line is not None else path
 
 
+def where_in(cls: type, exc: BaseException | None) -> str:
+    """``FILE:LINE`` in the file that defines ``cls`` (a plugin's class): where ``exc`` was
+    raised in it, else the class statement."""
+    import inspect
+
+    try:
+        path = os.path.abspath(inspect.getfile(cls))
+    except (TypeError, OSError):  # a class made in an interactive session has no file
+        return cls.__name__
+    if exc is not None:
+        found = _where(path, exc)
+        if found != path:
+            return found
+    try:
+        return f"{path}:{inspect.getsourcelines(cls)[1]}"
+    except (OSError, TypeError):
+        return path
+
+
 def _raised_by(exc: BaseException, filename: str | None) -> bool:
     """Was ``exc`` raised inside ``filename`` (its traceback's last frame)?"""
     frames = list(traceback.walk_tb(exc.__traceback__))

@@ -52,12 +52,12 @@ from nnlearn.errors import (
     shown_path,
 )
 from nnlearn.nn.losses import LOSSES
-from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
 from nnlearn.runs import atomicio, safeio
 from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
+from nnlearn.runs.extend import build_network
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import (
@@ -287,7 +287,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     n_out = 1 if loss_name == "bce" or encoder is None else len(encoder.classes_)
     check_network_size(encoding.width, [layer["units"] for layer in m["layers"]],
                        n_out, dtype, rows=len(table.X))
-    network = build_mlp(encoding.width, m["layers"], n_out, rng=rng, dtype=dtype)
+    network = build_network(encoding.width, m["layers"], n_out, rng=rng, dtype=dtype)
     model = Model(network, task=task, loss_name=loss_name, feature_names=table.columns,
                   target=d["target"], encoder=encoder, scaler=scaler, target_scaler=target_scaler,
                   encoding=encoding)

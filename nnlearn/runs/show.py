@@ -56,9 +56,10 @@ def _decisions(cfg: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
                 why = "regression" if k is None else f"{task} with {k} classes"
                 out[("training", "loss")] = (loss, f"auto, for {why}")
     if m["init"] == "auto":
-        inits = {layer["init"] for layer in m["layers"] or []}
+        # a plugin layer whose constructor takes no init has none: it draws its own weights
+        inits = {layer["init"] for layer in m["layers"] or [] if "init" in layer}
         if len(inits) == 1:
-            acts = sorted({layer["activation"] for layer in m["layers"]})
+            acts = sorted({layer["activation"] for layer in m["layers"] if "init" in layer})
             out[("model", "init")] = (inits.pop(), (f"auto, for {', '.join(acts)} (he for the "
                                       "ReLU family, xavier otherwise)"))
         else:

@@ -80,6 +80,15 @@ class Block:
     dL_dW: np.ndarray | None = None
     dL_db: np.ndarray | None = None
     dL_dx: np.ndarray | None = None
+    # a plugin's layer in place of the Dense: its name ("low_rank"), and per parameter (name,
+    # value before the step, dL/d(parameter)) -- W and b are then empty, z is its output
+    kind: str = "dense"
+    params: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def _is_plugin_layer(layer: Layer) -> bool:
+    """A layer with weights from a plugin: placed with its widths, unlike an activation."""
+    return hasattr(layer, "d_in") and not isinstance(layer, Dense)
 
 
 @dataclass
@@ -150,6 +159,8 @@ def _recording(layers: list[Layer], records: list[dict[str, Any]]) -> Iterator[N
             rec["grad_in"] = None if res is None else res.copy()
             if isinstance(layer, Dense):
                 rec["dW"], rec["db"] = layer.W.grad.copy(), layer.b.grad.copy()
+            elif _is_plugin_layer(layer):
+                rec["grads"] = {p.name: p.grad.copy() for p in layer.parameters()}
             return res
 
         layer.forward = forward  # type: ignore[method-assign]
@@ -194,6 +205,12 @@ def _blocks(network, records: list[dict[str, Any]], before: dict[str, np.ndarray
                                 before[layer.b.name], rec["out"], dL_dz=rec["grad_out"],
                                 dL_dW=rec["dW"], dL_db=rec["db"], dL_dx=rec["grad_in"]))
             continue
+        if _is_plugin_layer(layer):
+            params = [(p.name, before[p.name], rec["grads"][p.name]) for p in layer.parameters()]
+            blocks.append(Block(layer.name, None, rec["in"], np.empty(0), np.empty(0),
+                                rec["out"], dL_dz=rec["grad_out"], dL_dx=rec["grad_in"],
+                                kind=layer.kind, params=params))
+            continue
         if not blocks:
             continue
         blk = blocks[-1]
@@ -206,6 +223,11 @@ def _blocks(network, records: list[dict[str, Any]], before: dict[str, np.ndarray
         else:
             blk.activation, blk.fprime, blk.a = layer.kind, local, rec["out"]
     return blocks
+
+
+def _short(name: str, blk: Block) -> str:
+    """A plugin layer's parameter without its layer's name: ``low_rank_1.U`` -> ``U``."""
+    return name.removeprefix(f"{blk.name}.")
 
 
 def _decimals(delta: float) -> int:
@@ -239,12 +261,13 @@ def _rule(opt) -> tuple[str, float | None]:
 
 
 def _updates(network, before: dict[str, np.ndarray], opt, k: int) -> list[WeightUpdate]:
-    """The ``k`` weights with the largest changes, taken in turn from each Dense layer."""
+    """The ``k`` weights with the largest changes, taken in turn from each weight matrix (a
+    Dense layer's W, a plugin layer's arrays of 2 or more dimensions)."""
     rule_factor = _rule(opt)[1]
     wd = opt.weight_decay
     ranked = []
     for p in network.parameters():
-        if not p.name.endswith(".W"):
+        if p.value.ndim < 2:  # biases
             continue
         delta = np.abs(before[p.name] - p.value).reshape(-1)
         ranked.append((p, list(np.argsort(-delta, kind="stable"))))
@@ -497,13 +520,15 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
         x_from = "" if below is None else (
             f", x = a of {below.name}" if below.mask is None else f", x = a ⊙ mask of {below.name}")
         kind = "the output layer" if i == last_i else f"a = {blk.activation}(z)"
-        out.append(f"{blk.name}: z = x·W + b, {kind}{x_from}")
-        parts = [m("W", blk.W), m("b", blk.b)]
+        z_is = "z = x·W + b" if blk.kind == "dense" else f"z = {blk.kind}(x)"
+        out.append(f"{blk.name}: {z_is}, {kind}{x_from}")
+        parts = ([m("W", blk.W), m("b", blk.b)] if blk.kind == "dense"
+                 else [m(_short(name, blk), value) for name, value, _ in blk.params])
         if i == 0 and ex.raw_x is not None:
             parts += [m("raw x, from the CSV", ex.raw_x), m("x = (raw − mean) / std", blk.x)]
         elif i == 0:
             parts.append(m("x", blk.x))
-        parts.append(m("z = x·W + b", blk.z))
+        parts.append(m(z_is, blk.z))
         if i != last_i:
             parts.append(m(f"a = {blk.activation}(z)", blk.a))
         if blk.mask is not None:
@@ -534,16 +559,21 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
             if blk.mask is not None:
                 parts.append(m("mask", blk.mask))
             parts.append(m(f"dL/dz = dL/da ⊙ f'(z){mask}", blk.dL_dz))
-        parts += [m("dL/dW = xᵀ·dL/dz", blk.dL_dW), m("dL/db = Σ rows of dL/dz", blk.dL_db)]
+        if blk.kind == "dense":
+            parts += [m("dL/dW = xᵀ·dL/dz", blk.dL_dW), m("dL/db = Σ rows of dL/dz", blk.dL_db)]
+        else:  # a plugin's backward: nnlearn shows what it set, not how
+            parts += [m(f"dL/d{_short(name, blk)}, from its backward", grad)
+                      for name, _, grad in blk.params]
+        dx_is = "dL/dx = dL/dz·Wᵀ" if blk.kind == "dense" else "dL/dx, from its backward,"
         out += flow(parts)
         if blk.dL_dx is None:
             out.append("  dL/dx: not computed; x is the data, which nothing updates "
                        "(training skips this product)")
         elif i == 0:
-            out += flow([m("dL/dx = dL/dz·Wᵀ", blk.dL_dx)])
+            out += flow([m(dx_is.rstrip(","), blk.dL_dx)])
         else:
             shape = "×".join(map(str, blk.dL_dx.shape))
-            out.append(f"  dL/dx = dL/dz·Wᵀ ({shape}) goes down to {ex.blocks[i - 1].name} "
+            out.append(f"  {dx_is} ({shape}) goes down to {ex.blocks[i - 1].name} "
                        "as its dL/da")
     out += ["", f"UPDATE  learning rate {ex.lr:g}"]
     out += textwrap.wrap(ex.rule, width - 2, initial_indent="  ", subsequent_indent="  ")

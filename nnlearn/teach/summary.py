@@ -1,5 +1,5 @@
-"""What a network is made of: one row per Dense layer (with the activation that follows it),
-parameter counts, and the arithmetic one sample costs going forward and backward.
+"""What a network is made of: one row per Dense (or plugin) layer, with the activation that
+follows it, parameter counts, and the arithmetic one sample costs going forward and backward.
 
 FLOP counting convention (per sample; a multiply and an add each count 1, so a multiply-add is 2):
 
@@ -39,7 +39,7 @@ FLOP_CONVENTION = (
 
 @dataclass
 class LayerRow:
-    """One Dense layer and the elementwise layers after it (activation, dropout)."""
+    """One Dense (or plugin) layer and the elementwise layers after it (activation, dropout)."""
 
     name: str
     type: str
@@ -80,7 +80,22 @@ def summarize(network, loss_name: str | None = None, *, inputs: str | None = Non
     """
     rows: list[LayerRow] = []
     first = True
+    plugin_kinds: list[str] = []
     for layer in network.layers:
+        if not isinstance(layer, Dense) and hasattr(layer, "d_in"):
+            # a plugin's layer: nnlearn knows its parameters, not its arithmetic; it is counted
+            # as products of its input with its weights (2 per weight), which a Dense is. Its
+            # backward takes no need_input_grad, so it computes dL/dx even as the first layer.
+            d_in, d_out = layer.d_in, layer.d_out
+            sizes = [(p.value.ndim, p.value.size) for p in layer.parameters()]
+            weights = sum(n for ndim, n in sizes if ndim != 1)
+            biases = sum(n for ndim, n in sizes if ndim == 1)
+            backward = 2 * weights + biases + 2 * weights
+            rows.append(LayerRow(layer.name, layer.kind, "", d_in, d_out, weights, biases,
+                                 weights + biases, 0.0, 2 * weights, backward))
+            plugin_kinds += [layer.kind] if layer.kind not in plugin_kinds else []
+            first = False
+            continue
         if isinstance(layer, Dense):
             d_in, d_out = layer.d_in, layer.d_out
             backward = 2 * d_in * d_out + d_out + (0 if first else 2 * d_in * d_out)
@@ -105,7 +120,12 @@ def summarize(network, loss_name: str | None = None, *, inputs: str | None = Non
               for key in ("weights", "biases", "params", "flops_forward", "flops_backward")}
     totals["flops_train"] = totals["flops_forward"] + totals["flops_backward"]
     n_inputs = rows[0].inputs if rows else 0
-    return Summary(n_inputs, rows, loss_name, totals=totals, inputs=inputs)
+    convention = FLOP_CONVENTION
+    if plugin_kinds:
+        convention += (f"\nPlugin layers ({', '.join(plugin_kinds)}): counted as a Dense is, "
+                       "per weight (its arrays of 2 or more\ndimensions; 1-d arrays are biases); "
+                       "dL/dx always, their backward computes it.")
+    return Summary(n_inputs, rows, loss_name, convention, totals=totals, inputs=inputs)
 
 
 def _human(n: int) -> str:
