@@ -115,6 +115,23 @@ def test_without_the_plugin_the_model_is_refused(trained):
     assert_clean_error(proc, 2, "--plugin lowrank.py")
 
 
+def test_the_report_labels_each_dense_by_its_own_activation(moons):
+    # A plugin layer between two Dense layers: the activation after it is its own, not the
+    # Dense before it; and the network picture, which chains Dense W and b, is left out
+    # rather than misdrawn.
+    layers = ("model.layers=[{units: 16, activation: relu}, "
+              "{type: low_rank, units: 16, rank: 2, activation: tanh}]")
+    proc = run_cli("train", "configs/moons.yaml", "--plugin", "lowrank.py", "--set", layers,
+                   "--out", "runs/mixed", "-q", cwd=moons)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("report", "runs/mixed", "--plugin", "lowrank.py", "-o", "r.html", cwd=moons)
+    assert proc.returncode == 0, proc.stderr
+    html = (moons / "r.html").read_text(encoding="utf-8")
+    assert "dense_1 (relu)" in html and "dense_3 (output)" in html
+    assert "dense_1 (tanh)" not in html
+    assert '"net":null' in html
+
+
 def test_explain_shows_the_layers_parameters_and_gradients(moons):
     proc = run_cli("explain", "configs/moons.yaml", "--plugin", "lowrank.py", "--set", LAYERS,
                    "--batch", "3", cwd=moons)

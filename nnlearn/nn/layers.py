@@ -57,7 +57,7 @@ class Layer:
         return []
 
     def spec(self) -> dict[str, Any]:
-        """A JSON-able description from which ``layer_from_spec`` rebuilds this layer."""
+        """A JSON-able description of this layer, as a model file's architecture lists it."""
         return {"type": self.kind}
 
     def __repr__(self) -> str:

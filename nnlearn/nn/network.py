@@ -130,10 +130,10 @@ def build_mlp(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs: int
     """Dense -> activation [-> Dropout] for each hidden layer spec, then a Dense output layer.
 
     ``layers`` holds one mapping per hidden layer: ``units`` (required), ``activation`` (default
-    relu), ``dropout`` (default 0), ``init`` (``auto``/``he``/``xavier``; auto picks He for the ReLU
-    family, Xavier for tanh/sigmoid/identity). The output layer has no activation: the loss fuses
-    softmax or sigmoid (classification) or reads it raw (regression). Its init follows the last
-    hidden activation's choice (Xavier for a model with no hidden layer).
+    relu), ``dropout`` (default 0), ``init`` (``auto``/``he``/``xavier``; auto takes the
+    activation's ``default_init``). The output layer has no activation: the loss fuses softmax or
+    sigmoid (classification) or reads it raw (regression). It uses the last hidden layer's init
+    (Xavier with no hidden layer).
     """
     result: list[Layer] = []
     width = n_inputs

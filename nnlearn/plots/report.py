@@ -326,9 +326,19 @@ def _dense_layers(model) -> list[tuple[str, str]]:
     for layer in model.network.layers:
         if isinstance(layer, Dense):
             out.append((layer.name, ""))
+        elif layer.parameters():  # a plugin's layer with weights: the activation after it is its
+            out.append(("", ""))
         elif out and not isinstance(layer, Dropout):
             out[-1] = (out[-1][0], getattr(layer, "kind", type(layer).__name__.lower()))
-    return [(n, a or "output") for n, a in out]
+    return [(n, a or "output") for n, a in out if n]
+
+
+def _only_dense(model) -> bool:
+    """Whether every layer with weights is a Dense (the network picture draws W and b)."""
+    from nnlearn.nn.layers import Dense
+
+    return all(isinstance(layer, Dense) or not layer.parameters()
+               for layer in model.network.layers)
 
 
 # ------------------------------------------------------------------------------------------
@@ -514,7 +524,7 @@ def _boundary_svg(b: dict[str, Any]) -> str:
 def _network_data(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, Any] | None:
     """Layer sizes, labels and, per frame, every weight and bias as int8 (base64), relative to
     the largest |w| (|b|) of its layer over all frames."""
-    if run.model is None or not frames:
+    if run.model is None or not frames or not _only_dense(run.model):
         return None
     model = run.model
     layers = _dense_layers(model)
