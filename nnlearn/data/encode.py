@@ -107,7 +107,7 @@ class FeatureEncoder:
                 else:
                     self.fill[c] = self.categories[c][0]
                 continue
-            col = table.X[rows, table.column_index[c]]
+            col = table.X[rows, table.feature_names.index(c)]
             known = col[~np.isnan(col)]
             if known.size == 0:
                 raise DataError("every cell of this column is empty in the training rows, so "
@@ -131,7 +131,7 @@ class FeatureEncoder:
         j = 0
         for c in self.columns:
             if c not in self.categorical:
-                col = table.X[:, table.column_index[c]]
+                col = table.X[:, table.feature_names.index(c)]
                 if np.isnan(col).any():  # read with missing values allowed
                     col = np.where(np.isnan(col), self.fill.get(c, np.nan), col)
                 out[:, j] = col
