@@ -309,7 +309,8 @@ def _parse_numpy(path: str, lay: _Layout, n_fields: int, rows: int,
 def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int,
                  req: _Request) -> _Parsed | None:
     """pyarrow.csv, streaming record batches into one preallocated matrix (so the peak is the
-    result plus a few batches, not two copies of it)."""
+    result plus a few batches, not two copies of it). Arrow's threads are left off: its
+    streaming reader parses on one thread anyway, and its worker threads only contend with it."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -327,7 +328,8 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int,
     n = 0
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
-            skip_rows=1, column_names=names, block_size=1 << 20), convert_options=convert)
+            skip_rows=1, column_names=names, block_size=1 << 20, use_threads=False),
+            convert_options=convert)
         for batch in reader:
             m = batch.num_rows
             if n + m > rows:
