@@ -1,16 +1,10 @@
-"""Reading a CSV file into a :class:`Table`, with errors that point at a line and a column.
+"""A CSV file into a :class:`Table`, with errors that point at a line and a column.
 
-Accepted: UTF-8 (an optional BOM), LF or CRLF line endings, commas, a header line naming every
-column, then one line per sample; fields may be quoted with ``"``. Blank lines are skipped. A
-numeric cell, whitespace stripped, must match ``_NUMBER_RE`` (``float()`` minus nan/inf,
-underscores and non-ASCII digits) and is rounded as ``float()`` rounds it. Text cells (the
-target, categorical columns) are stripped.
-
-A parser library reads the file: ``np.loadtxt``, or ``pyarrow.csv`` with ``nnlearn[fast]``.
-:func:`_scan` first checks what the parsers do not (line count, UTF-8, stray carriage returns).
+What is accepted is stated in docs/config.md. A parser library reads the file (``np.loadtxt``,
+or ``pyarrow.csv`` with ``nnlearn[fast]``) after :func:`_scan` has checked what it does not.
 If anything is off, the ``csv`` module reads the file again row by row (:func:`_read_careful`):
 that pass is the reference; it reads odd files (multi-line quoted fields, blank lines between
-rows) and reports the first problem in a file by line and column.
+rows) and reports the first problem by line and column. Both paths give the same arrays.
 """
 
 from __future__ import annotations
