@@ -336,10 +336,10 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int,
                 if not _finite(part, nulls, req, len(lay.numeric)):
                     return None
                 values[n : n + m] = part
-            for k, name in enumerate(txt):
-                col = batch.column(name)  # int32 indices, read from their buffer (to_numpy
-                index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32,  # loads pandas)
-                                      count=len(col), offset=4 * col.indices.offset)
+            for k, name in enumerate(txt):  # the int32 indices from their buffer: to_numpy()
+                col = batch.column(name)  # would import pandas
+                index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32, count=len(col),
+                                      offset=4 * col.indices.offset)
                 strings[k].append(np.asarray(col.dictionary.to_pylist(), dtype=str)[index])
             n += m
     except (pa.ArrowException, ValueError):
