@@ -13,7 +13,8 @@ call (imports excluded) and its peak memory: the growth of the process's peak re
 (``VmHWM``) during the load, next to the size of the arrays it returns.
 
 Readers: ``default`` is ``read_csv`` without extras (np.loadtxt inside), ``fast`` is
-``read_csv`` with pyarrow (all CPUs), ``fast-1t`` the same on one thread, ``pandas`` is
+``read_csv`` with pyarrow (its streaming reader, which parses on one thread; Arrow's thread
+pools left as they are), ``fast-1t`` the same with those pools set to one thread, ``pandas`` is
 ``pd.read_csv(engine="c")`` and ``loadtxt`` is ``np.loadtxt`` of every column.
 
     python benchmarks/csv_speed.py                     # both files, 3 rounds

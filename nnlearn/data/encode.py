@@ -1,45 +1,38 @@
-"""From a :class:`~nnlearn.data.reader.Table`'s columns to the numbers a network reads.
-
-:class:`FeatureEncoder` fills in missing values and one-hot encodes categorical columns, the
-way scikit-learn's ``SimpleImputer`` and ``OneHotEncoder`` do, learning everything it needs
-from the training data and keeping it (``to_dict``) so that evaluation and prediction encode
-new rows exactly the same way. Standardisation comes after it (:class:`Standardizer`).
+"""Missing values and categorical columns, the way scikit-learn's ``SimpleImputer`` and
+``OneHotEncoder`` handle them: learnt from the training data and kept (``to_dict``) so that
+evaluation and prediction encode new rows the same way. Standardisation comes after.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nnlearn.data.reader import Table, _shown
+from nnlearn.data.prepare import _unseen
+from nnlearn.data.reader import Table
 from nnlearn.errors import DataError
 
 __all__ = ["FeatureEncoder"]
 
-MISSING = ("refuse", "mean")
-UNKNOWN = ("error", "ignore")
-
 
 class FeatureEncoder:
-    """Feature columns in, encoded matrix out: one input per numeric column, one 0/1 input
-    per category of a categorical column, in the order of ``columns``.
+    """Feature columns in, encoded matrix out, in the order of ``columns``: one input per
+    numeric column, one 0/1 input ``c=value`` per category of a categorical column c.
 
-    * ``categories[c]``: the sorted distinct values of categorical column c in the rows it
-      was fitted on (blank cells excepted). Its inputs are named ``c=value``.
-    * ``missing``: "refuse" (the reader refuses empty cells) or "mean": an empty numeric cell
-      becomes the column's mean, an empty categorical cell its most frequent category (ties:
-      the first in sorted order), both taken from the fitted rows (``fill``).
-    * ``unknown``: what a category the fit never saw does: "error" (a DataError naming the
-      file, line, column and value) or "ignore" (all of the column's inputs 0).
+    ``categories[c]``: the sorted distinct non-blank values of c in the fitted rows.
+    ``missing``: "refuse" (the reader refuses empty cells) or "mean": an empty cell becomes
+    the column's mean, or its most frequent category (ties: the first sorted), from the training
+    rows (``fill``). ``unknown``: a category the fit never saw is an "error" (naming file,
+    line, column and value) or, with "ignore", all of the column's inputs are 0.
     """
 
     def __init__(self, columns: list[str], categorical: list[str] | tuple[str, ...] = (), *,
                  missing: str = "refuse", unknown: str = "error") -> None:
-        if missing not in MISSING or unknown not in UNKNOWN:
-            raise ValueError(f"missing must be one of {MISSING}, unknown one of {UNKNOWN}")
+        if missing not in ("refuse", "mean") or unknown not in ("error", "ignore"):
+            raise ValueError("missing must be one of ('refuse', 'mean'), unknown one of "
+                             "('error', 'ignore')")
         self.columns = list(columns)
-        self.categorical = [c for c in self.columns if c in set(categorical)]
-        self.missing = missing
-        self.unknown = unknown
+        self.categorical = [c for c in self.columns if c in categorical]
+        self.missing, self.unknown = missing, unknown
         self.categories: dict[str, list[str]] = {}
         self.fill: dict[str, float | str] = {}
 
@@ -47,29 +40,28 @@ class FeatureEncoder:
     def numeric(self) -> list[str]:
         return [c for c in self.columns if c not in self.categorical]
 
+    def _inputs(self) -> list[tuple[str, str]]:
+        """(source column, input name) of every encoded input."""
+        return [(c, f"{c}={v}" if c in self.categorical else c) for c in self.columns
+                for v in (self.categories[c] if c in self.categorical else [c])]
+
     @property
     def names(self) -> list[str]:
         """The name of every encoded input, e.g. ``["age", "level=high", "level=low"]``."""
-        return [name for c in self.columns for name in self._names_of(c)]
-
-    def _names_of(self, column: str) -> list[str]:
-        if column in self.categorical:
-            return [f"{column}={v}" for v in self.categories[column]]
-        return [column]
+        return [name for _, name in self._inputs()]
 
     @property
     def width(self) -> int:
-        return len(self.names)
+        return len(self._inputs())
 
     @property
     def one_hot(self) -> np.ndarray:
         """(width,) bool: which inputs are one-hot (0/1) rather than numeric columns."""
-        return np.array([c in self.categorical for c in self.columns
-                         for _ in self._names_of(c)], dtype=bool)
+        return np.array([c in self.categorical for c, _ in self._inputs()], dtype=bool)
 
     def source(self, j: int) -> str:
         """The CSV column input ``j`` comes from."""
-        return [c for c in self.columns for _ in self._names_of(c)][j]
+        return self._inputs()[j][0]
 
     @property
     def encodes(self) -> bool:
@@ -78,52 +70,45 @@ class FeatureEncoder:
 
     def describe(self) -> str:
         """e.g. ``4 numeric + 3 one-hot = 7 inputs``."""
-        hot = self.width - len(self.numeric)
         if not self.categorical:
             return f"{self.width} numeric input{'s' if self.width != 1 else ''}"
-        return f"{len(self.numeric)} numeric + {hot} one-hot = {self.width} inputs"
+        d = len(self.numeric)
+        return f"{d} numeric + {self.width - d} one-hot = {self.width} inputs"
 
-    # -- fitting and encoding ----------------------------------------------------------------
     def fit(self, table: Table, rows: np.ndarray | None = None) -> FeatureEncoder:
-        """Categories from every row of ``table``; the values that fill missing cells from
-        ``rows`` only (the training split), like the standardisation."""
+        """Categories from every row of ``table``; the fill values from ``rows`` only (the
+        training split), like the standardisation."""
         for c in self.categorical:
-            cells = table.text[c]
-            values = sorted(set(np.unique(cells).tolist()) - {""})
-            if not values:
+            self.categories[c] = sorted(set(np.unique(table.text[c]).tolist()) - {""})
+            if not self.categories[c]:
                 raise DataError("every cell of this categorical column is empty",
                                 path=table.path, column=c)
-            self.categories[c] = values
         if self.missing != "mean":
             return self
         rows = np.arange(table.n_rows) if rows is None else np.asarray(rows)
         for c in self.columns:
             if c in self.categorical:
                 cells = table.text[c][rows]
-                cells = cells[cells != ""]
-                if cells.size:
-                    uniq, counts = np.unique(cells, return_counts=True)
-                    self.fill[c] = str(uniq[int(np.argmax(counts))])
-                else:
-                    self.fill[c] = self.categories[c][0]
+                uniq, counts = np.unique(cells[cells != ""], return_counts=True)
+                self.fill[c] = str(uniq[np.argmax(counts)]) if uniq.size else \
+                    self.categories[c][0]
                 continue
-            col = table.X[rows, table.column_index[c]]
+            col = table.X[rows, table.feature_names.index(c)]
             known = col[~np.isnan(col)]
             if known.size == 0:
                 raise DataError("every cell of this column is empty in the training rows, so "
                                 "it has no mean to fill them with", path=table.path, column=c)
             with np.errstate(over="ignore"):
-                mean = float(np.mean(known))
-            if not np.isfinite(mean):
+                self.fill[c] = float(np.mean(known))
+            if not np.isfinite(self.fill[c]):
                 raise DataError("the mean of this column is not finite (values too large)",
                                 path=table.path, column=c,
                                 hint="Rescale the column (e.g. to other units) before training.")
-            self.fill[c] = mean
         return self
 
     def transform(self, table: Table) -> np.ndarray:
-        """(n, width) float64 encoded matrix of ``table``'s rows. The table's own ``X`` when
-        there is nothing to do (numeric columns only, in order, no missing cells)."""
+        """(n, width) float64 encoding of ``table``'s rows: its own ``X`` when there is
+        nothing to do (numeric columns only, in order, no missing cells)."""
         if not self.categorical and table.feature_names == self.columns \
                 and not np.isnan(table.X).any():
             return table.X
@@ -131,10 +116,8 @@ class FeatureEncoder:
         j = 0
         for c in self.columns:
             if c not in self.categorical:
-                col = table.X[:, table.column_index[c]]
-                if np.isnan(col).any():  # read with missing values allowed
-                    col = np.where(np.isnan(col), self.fill.get(c, np.nan), col)
-                out[:, j] = col
+                col = table.X[:, table.feature_names.index(c)]
+                out[:, j] = np.where(np.isnan(col), self.fill.get(c, np.nan), col)
                 j += 1
                 continue
             cats = np.asarray(self.categories[c], dtype=str)
@@ -146,18 +129,14 @@ class FeatureEncoder:
             found[found] = cats[idx[found]] == cells[found]
             if not found.all() and self.unknown == "error":
                 i = int(np.flatnonzero(~found)[0])
-                shown = self.categories[c][:20] + (["..."] if cats.size > 20 else [])
-                raise DataError(
-                    f"category {_shown(str(cells[i]))} was not seen in training; known "
-                    f"categories: {shown}", path=table.path, line=int(table.lines[i]), column=c,
-                    hint="to encode unseen categories as all zeros, train with "
-                    "data.unknown_category: ignore")
+                raise _unseen("category", str(cells[i]), self.categories[c], table.path,
+                              int(table.lines[i]), c, "to encode unseen categories as all "
+                              "zeros, train with data.unknown_category: ignore")
             rows = np.flatnonzero(found)
             out[rows, j + idx[rows]] = 1.0
             j += cats.size
         return out
 
-    # -- serialisable description --------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"columns": list(self.columns), "categorical": dict(self.categories),
                 "missing": self.missing, "unknown_category": self.unknown,
@@ -171,9 +150,8 @@ class FeatureEncoder:
             enc = cls(columns, list(categories), missing=d["missing"],
                       unknown=d["unknown_category"])
             enc.categories = {c: categories[c] for c in enc.categorical}
-            fill = d.get("fill") or {}
             enc.fill = {str(k): (str(v) if k in categories else float(v))
-                        for k, v in fill.items()}
+                        for k, v in (d.get("fill") or {}).items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"invalid feature encoding description ({exc})") from None
         if len(set(columns)) != len(columns) or set(categories) - set(columns):

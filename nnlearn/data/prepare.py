@@ -1,14 +1,6 @@
-"""nnlearn's data layer: CSV file -> arrays, and what is done with the arrays before training.
-
-Rows are samples. ``read_csv`` returns a :class:`Table` holding ``X`` (n, d) float64, the raw
-target cells ``y`` (n,) as strings, the physical line of every row and optional sample weights.
-Everything after reading works on arrays: :func:`infer_task`, :class:`LabelEncoder`,
-:func:`regression_targets`, :class:`Standardizer`, :func:`split_indices`, :func:`minibatches`,
-:func:`class_weights_balanced`.
-
-Reading lives in :mod:`nnlearn.data.reader` (``read_csv`` and ``Table``, re-exported here so
-that callers import everything from ``nnlearn.data``). Target cells are judged by the same
-number grammar, and rounded the same way, as feature cells (the grammar is stated there).
+"""What is done with a Table's arrays before training: targets (:func:`infer_task`,
+:class:`LabelEncoder`, :func:`regression_targets`), scaling (:class:`Standardizer`), splits and
+batches. Target cells follow the same number grammar as feature cells (see the reader).
 """
 
 from __future__ import annotations
@@ -21,30 +13,18 @@ import numpy as np
 from nnlearn.data.reader import _NUMBER_RE, _cell_number, _shown, parse_numbers
 from nnlearn.errors import ConfigError, DataError
 
-# The package's public names are listed once, in nnlearn/data/__init__.py.
-
-#: ``infer_task`` calls an integer-valued numeric target a classification target when it has at
-#: most this many distinct values.
+# infer_task: an integer-valued target with at most this many distinct values is classification
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 
 
-# --------------------------------------------------------------------------------------------
-# targets
-# --------------------------------------------------------------------------------------------
-
-
 def _cells_of(y_raw: np.ndarray) -> list[str]:
-    arr = np.asarray(y_raw)
-    if arr.dtype.kind == "U":
-        return arr.tolist()
-    return [str(c) for c in arr.tolist()]
+    arr = np.asarray(y_raw).reshape(-1)
+    return arr.tolist() if arr.dtype.kind == "U" else [str(c) for c in arr.tolist()]
 
 
 def _as_numbers(y_raw: np.ndarray) -> np.ndarray | None:
     """(n,) float64 if every cell is a finite number (same grammar as feature cells), else None."""
-    arr = np.asarray(y_raw)
-    if arr.ndim != 1:
-        arr = arr.reshape(-1)
+    arr = np.asarray(y_raw).reshape(-1)
     if arr.dtype.kind in "biuf":
         values = arr.astype(np.float64)
         return values if np.isfinite(values).all() else None
@@ -52,14 +32,8 @@ def _as_numbers(y_raw: np.ndarray) -> np.ndarray | None:
 
 
 def infer_task(y_raw: np.ndarray) -> str:
-    """Guess "classification" or "regression" from the raw target cells (n,).
-
-    The rule, in order: a target with any non-numeric cell is a classification target (class
-    names); a numeric target whose values are all integers and has at most
-    ``MAX_CLASSES_FOR_INTEGER_TARGET`` (20) distinct values is classification (class ids like
-    0/1/2); any other numeric target is regression. Say the task explicitly when the guess is
-    wrong, e.g. a regression target that only takes a few integer values.
-    """
+    """"classification" if some target cell is not a number, or if all are integers with at
+    most ``MAX_CLASSES_FOR_INTEGER_TARGET`` distinct values (class ids); else "regression"."""
     values = _as_numbers(y_raw)
     if values is None:
         return "classification"
@@ -69,101 +43,72 @@ def infer_task(y_raw: np.ndarray) -> str:
     return "regression"
 
 
-def regression_targets(
-    y_raw: np.ndarray,
-    lines: np.ndarray | None = None,
-    path: str | None = None,
-    *,
-    column: str | None = None,
-) -> np.ndarray:
-    """Raw target cells (n,) -> float64 targets (n, 1), the shape the MSE loss expects.
-
-    Raises DataError at the first cell that is not a finite number, with its line when
-    ``lines`` (n,) is given.
-    """
+def regression_targets(y_raw: np.ndarray, lines: np.ndarray | None = None,
+                       path: str | None = None, *, column: str | None = None) -> np.ndarray:
+    """Raw target cells (n,) -> float64 (n, 1); DataError at the first cell that is not a
+    finite number (with its line when ``lines`` is given)."""
     values = _as_numbers(y_raw)
     if values is None:
-        for i, cell in enumerate(_cells_of(np.asarray(y_raw).reshape(-1))):
-            line = int(lines[i]) if lines is not None else None
-            _cell_number(cell, path, line, column)  # raises at the first bad cell
+        for i, cell in enumerate(_cells_of(y_raw)):
+            _cell_number(cell, path, int(lines[i]) if lines is not None else None, column)
         raise AssertionError("a cell failed in bulk but passed exactly")  # pragma: no cover
     return values.reshape(-1, 1)
 
 
-class LabelEncoder:
-    """Class names <-> integer ids 0..K-1, fitted on the training target.
+def _unseen(what: str, label: str, known: list[str], path: str | None, line: int | None,
+            column: str | None, hint: str) -> DataError:
+    shown = known[:20] + (["..."] if len(known) > 20 else [])
+    return DataError(f"{what} {_shown(label)} was not seen in training; known "
+                     f"{'classes' if what == 'label' else 'categories'}: {shown}",
+                     path=path, line=line, column=column, hint=hint)
 
-    Class order (and so the id of each class): if every label is an integer-valued number, the
-    classes are those integers sorted numerically and named ``str(int(v))`` (so "2" < "10" and
-    "1.0" is class "1"); if every label is a number but some are not integers, they are sorted
-    numerically and keep their spelling from the file; otherwise labels are strings sorted by
-    code point. Attributes: ``classes_`` (list of str), ``kind_`` ("integer" | "numeric" |
-    "string").
-    """
+
+class LabelEncoder:
+    """Class names <-> ids 0..K-1. Classes are sorted: as integers (named ``str(int(v))``, so
+    "2" < "10" and "1.0" is "1") when every label is an integer; as numbers, keeping their
+    spelling, when every label is a number; otherwise as strings. ``kind_`` says which."""
 
     def __init__(self) -> None:
         self.classes_: list[str] = []
-        self.kind_: str | None = None
-        self._values: np.ndarray | None = None  # class values for numeric kinds, sorted
+        self.kind_: str | None = None  # "integer" | "numeric" | "string"
+        self._values: np.ndarray | None = None  # the sorted class values of numeric kinds
 
     @property
     def n_classes(self) -> int:
         return len(self.classes_)
 
-    def fit(
-        self,
-        y_raw: np.ndarray,
-        lines: np.ndarray | None = None,
-        path: str | None = None,
-        *,
-        column: str | None = None,
-    ) -> LabelEncoder:
-        """Learn the classes of ``y_raw`` (n,). A label that Python reads as a non-finite
-        number (``nan``, ``inf``, ``1e999``) is refused -- it is a missing or overflowing value,
-        not a class -- with its line when ``lines`` (n,) is given."""
+    def fit(self, y_raw: np.ndarray, lines: np.ndarray | None = None, path: str | None = None,
+            *, column: str | None = None) -> LabelEncoder:
+        """Learn the classes of ``y_raw`` (n,). A label ``float()`` reads as nan or inf is
+        refused (a missing or overflowing value, not a class)."""
         arr = np.asarray(y_raw).reshape(-1)
         if arr.size == 0:
             raise DataError("cannot fit a label encoder on an empty target")
         values = _as_numbers(arr)
         if values is not None and np.all(values == np.round(values)):
-            uniq = np.unique(values)
-            self.kind_ = "integer"
-            self.classes_ = [str(int(v)) for v in uniq]
-            self._values = uniq
+            self.kind_, self._values = "integer", np.unique(values)
+            self.classes_ = [str(int(v)) for v in self._values]
         elif values is not None:
-            uniq, first = np.unique(values, return_index=True)
+            self._values, first = np.unique(values, return_index=True)
             cells = _cells_of(arr)
-            self.kind_ = "numeric"
-            self.classes_ = [cells[i].strip() for i in first]
-            self._values = uniq
+            self.kind_, self.classes_ = "numeric", [cells[i].strip() for i in first]
         else:
             stripped = np.char.strip(np.asarray(_cells_of(arr), dtype=str))
-            self.kind_ = "string"
+            self.kind_, self._values = "string", None
             self.classes_ = np.unique(stripped).tolist()
-            self._values = None
             for label in self.classes_:  # few distinct labels: cheap
                 if _is_non_finite_number(label):
                     i = int(np.flatnonzero(stripped == label)[0])
                     raise DataError(
                         f"non-finite value {_shown(label)} in the target column, expected a "
-                        "class name or a finite number",
-                        path=path,
-                        line=int(lines[i]) if lines is not None else None,
-                        column=column,
-                        hint="Missing values must be removed or filled in before training.",
-                    )
+                        "class name or a finite number", path=path,
+                        line=int(lines[i]) if lines is not None else None, column=column,
+                        hint="Missing values must be removed or filled in before training.")
         return self
 
-    def transform(
-        self,
-        y_raw: np.ndarray,
-        lines: np.ndarray | None = None,
-        path: str | None = None,
-        *,
-        column: str | None = None,
-    ) -> np.ndarray:
-        """Labels (n,) -> int64 class ids (n,). An unseen label raises DataError naming it, its
-        line (when ``lines`` is given) and the known classes."""
+    def transform(self, y_raw: np.ndarray, lines: np.ndarray | None = None,
+                  path: str | None = None, *, column: str | None = None) -> np.ndarray:
+        """Labels (n,) -> int64 ids (n,); DataError naming an unseen label and its line."""
         if self.kind_ is None:
             raise RuntimeError("LabelEncoder.transform called before fit")
         arr = np.asarray(y_raw).reshape(-1)
@@ -182,16 +127,9 @@ class LabelEncoder:
         found[found] = table[idx[found]] == values[found]
         if not found.all():
             i = int(np.flatnonzero(~found)[0])
-            label = _cells_of(arr[i : i + 1])[0].strip()
-            line = int(lines[i]) if lines is not None else None
-            shown = self.classes_[:20] + (["..."] if len(self.classes_) > 20 else [])
-            raise DataError(
-                f"label {_shown(label)} was not seen in training; known classes: {shown}",
-                path=path,
-                line=line,
-                column=column,
-                hint="A model can only predict the classes it was trained on.",
-            )
+            raise _unseen("label", _cells_of(arr[i : i + 1])[0].strip(), self.classes_, path,
+                          int(lines[i]) if lines is not None else None, column,
+                          "A model can only predict the classes it was trained on.")
         return idx.astype(np.int64)
 
     def inverse_transform(self, idx: np.ndarray) -> np.ndarray:
@@ -207,22 +145,17 @@ class LabelEncoder:
         if kind not in ("integer", "numeric", "string") or not isinstance(classes, list):
             raise DataError(f"invalid label encoder description: {d!r}")
         enc = cls()
-        enc.kind_ = kind
-        enc.classes_ = [str(c) for c in classes]
+        enc.kind_, enc.classes_ = kind, [str(c) for c in classes]
         enc._values = None if kind == "string" else np.array([float(c) for c in enc.classes_])
         # transform() looks labels up by binary search: the classes must be unique and sorted
-        if kind == "string":
-            ordered = enc.classes_ == sorted(set(enc.classes_))
-        else:
-            ordered = bool(np.isfinite(enc._values).all() and (np.diff(enc._values) > 0).all())
-        if not ordered:
+        if not (enc.classes_ == sorted(set(enc.classes_)) if kind == "string" else
+                bool(np.isfinite(enc._values).all() and (np.diff(enc._values) > 0).all())):
             raise DataError(f"invalid label encoder description: classes {classes!r} are not "
                             "unique and sorted")
         return enc
 
 
 def _is_non_finite_number(text: str) -> bool:
-    """True for what ``float()`` reads as nan or +-inf: ``nan``, ``-Infinity``, ``1e999``."""
     try:
         return not math.isfinite(float(text))
     except ValueError:
@@ -230,18 +163,13 @@ def _is_non_finite_number(text: str) -> bool:
 
 
 def _loose_float(cell: str) -> float:
-    text = cell.strip()
-    if _NUMBER_RE.fullmatch(text):
-        return float(text)
-    return math.nan  # never equal to a class value, so it is reported as unseen
+    text = cell.strip()  # NaN is never equal to a class value, so it is reported as unseen
+    return float(text) if _NUMBER_RE.fullmatch(text) else math.nan
 
 
 def class_weights_balanced(y_idx: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-class weights n_samples / (n_classes * count_c), as scikit-learn's "balanced".
-
-    (n_classes,) float64. A class absent from ``y_idx`` gets 1.0: no sample uses it, and a
-    finite value keeps the weights JSON-serialisable.
-    """
+    """n_samples / (n_classes * count_c) per class, as scikit-learn's "balanced"; 1.0 for a
+    class absent from ``y_idx`` (finite, so the weights stay JSON-serialisable)."""
     y_idx = np.asarray(y_idx, dtype=np.int64)
     counts = np.bincount(y_idx, minlength=n_classes)[:n_classes].astype(np.float64)
     weights = np.ones(n_classes, dtype=np.float64)
@@ -250,20 +178,10 @@ def class_weights_balanced(y_idx: np.ndarray, n_classes: int) -> np.ndarray:
     return weights
 
 
-# --------------------------------------------------------------------------------------------
-# scaling
-# --------------------------------------------------------------------------------------------
-
-
 class Standardizer:
-    """Per-feature standardisation z = (x - mean_) / scale_, fitted on training rows only.
-
-    ``scale_`` is the population standard deviation, except 1.0 for a constant column (all
-    values equal), which would otherwise divide by zero -- or, after rounding, by 1e-17 and
-    blow noise up to order one. A spread so small that it is not a normal float32 (values like
-    1e-320 and 0, whose squared deviations underflow to a standard deviation of 0) counts as
-    constant too, for the same reason and so that a float32 network never divides by zero.
-    Attributes: ``mean_``, ``scale_`` (d,) float64, ``feature_names`` (d).
+    """z = (x - mean_) / scale_ per feature, fitted on the training rows. ``scale_`` is the
+    population standard deviation, or 1.0 for a constant column or one whose spread is below
+    float32's smallest normal number (dividing by it would blow rounding noise up to order one).
     """
 
     def __init__(self) -> None:
@@ -271,11 +189,9 @@ class Standardizer:
         self.scale_: np.ndarray | None = None
         self.feature_names: list[str] = []
 
-    def fit(
-        self, X: np.ndarray, feature_names: list[str] | None = None, *, path: str | None = None
-    ) -> Standardizer:
-        """Fit on X (n, d). A column whose mean or spread overflows float64 is refused by name
-        (``path`` names the file in that error)."""
+    def fit(self, X: np.ndarray, feature_names: list[str] | None = None, *,
+            path: str | None = None) -> Standardizer:
+        """Fit on X (n, d); a column whose mean or spread overflows is refused by name."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] == 0:
             raise DataError(f"cannot fit a standardizer on an array of shape {X.shape}")
@@ -289,33 +205,26 @@ class Standardizer:
             constant = np.ptp(X, axis=0) == 0  # the range itself may overflow: inf != 0
         bad = ~(np.isfinite(mean) & (np.isfinite(std) | constant))
         if bad.any():
-            col = names[int(np.flatnonzero(bad)[0])]
             raise DataError(
                 "the mean or standard deviation of this column is not finite (values too large)",
-                path=path,
-                column=col,
-                hint="Rescale the column (e.g. to other units) before training.",
-            )
-        self.mean_ = mean
+                path=path, column=names[int(np.flatnonzero(bad)[0])],
+                hint="Rescale the column (e.g. to other units) before training.")
+        self.mean_, self.feature_names = mean, names
         self.scale_ = np.where(constant | (std < np.finfo(np.float32).tiny), 1.0, std)
-        self.feature_names = names
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """(n, d) -> new standardised (n, d) array; the input is never modified. Float dtypes
-        are preserved, anything else becomes float64."""
+        """(n, d) -> a new standardised array, float dtypes kept (others become float64)."""
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("Standardizer.transform called before fit")
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.mean_.size:
             raise DataError(f"expected an (n, {self.mean_.size}) array, got shape {X.shape}")
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
-        return ((X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)).astype(
-            dtype, copy=False
-        )
+        return ((X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)).astype(dtype,
+                                                                                   copy=False)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        """Undo ``transform``: (n, d) standardised -> original units, as float64."""
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("Standardizer.inverse_transform called before fit")
         return np.asarray(Z, dtype=np.float64) * self.scale_ + self.mean_
@@ -323,11 +232,8 @@ class Standardizer:
     def to_dict(self) -> dict:
         if self.mean_ is None or self.scale_ is None:
             raise RuntimeError("Standardizer.to_dict called before fit")
-        return {
-            "feature_names": list(self.feature_names),
-            "mean": [float(v) for v in self.mean_],
-            "scale": [float(v) for v in self.scale_],
-        }
+        return {"feature_names": list(self.feature_names), "mean": self.mean_.tolist(),
+                "scale": self.scale_.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
@@ -346,25 +252,11 @@ class Standardizer:
         return obj
 
 
-# --------------------------------------------------------------------------------------------
-# splitting and batching
-# --------------------------------------------------------------------------------------------
-
-
-def split_indices(
-    n: int,
-    val_fraction: float,
-    rng: np.random.Generator,
-    stratify: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Random train/validation split of n rows -> (train_idx, val_idx), both sorted int64.
-
-    Without ``stratify``, round(n * val_fraction) random rows go to validation (at least one
-    when val_fraction > 0 and n >= 2; never all). With ``stratify`` (n,) class ids, each class
-    is split on its own with the same rounding, so every class with >= 2 rows has at least one
-    validation row and at least one training row; a class with one row trains. val_fraction
-    0 gives an empty validation set. The same ``rng`` state gives the same split.
-    """
+def split_indices(n: int, val_fraction: float, rng: np.random.Generator,
+                  stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, val_idx), sorted int64: round(n * val_fraction) random rows for validation,
+    at least one and never all (none for val_fraction 0 or n < 2). With ``stratify`` (n,) class
+    ids, each class with >= 2 rows is split so on its own; a class with one row trains."""
     if not (0.0 <= float(val_fraction) < 1.0):
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n = int(n)
@@ -378,15 +270,9 @@ def split_indices(
             raise DataError(f"stratify has {labels.size} labels for {n} rows")
         _, inverse = np.unique(labels, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
-        bounds = np.flatnonzero(np.diff(inverse[order])) + 1
-        groups = np.split(order.astype(np.int64), bounds)
-    val_parts = []
-    for members in groups:
-        size = members.size
-        if size < 2:
-            continue
-        n_val = min(max(round(size * val_fraction), 1), size - 1)
-        val_parts.append(members[rng.permutation(size)[:n_val]])
+        groups = np.split(order.astype(np.int64), np.flatnonzero(np.diff(inverse[order])) + 1)
+    val_parts = [g[rng.permutation(g.size)[:min(max(round(g.size * val_fraction), 1),
+                                                g.size - 1)]] for g in groups if g.size >= 2]
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, dtype=np.int64)
     mask = np.ones(n, dtype=bool)
     mask[val_idx] = False
@@ -394,12 +280,8 @@ def split_indices(
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
-    """Yield index arrays covering 0..n-1 once: one epoch of mini-batches.
-
-    One permutation per epoch (``rng.permutation(n)``) then consecutive slices of
-    ``batch_size``; the last batch may be shorter. ``rng`` None keeps file order (for
-    evaluation). Index arrays, not data, so the caller's arrays are never shuffled in place.
-    """
+    """Index arrays covering 0..n-1 once: one permutation per epoch (file order for ``rng``
+    None), cut into slices of ``batch_size`` (the last may be shorter)."""
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     order = rng.permutation(n) if rng is not None else np.arange(n)
