@@ -14,7 +14,6 @@ from nnlearn.data import (
     Standardizer,
     class_weights_balanced,
     infer_task,
-    minibatches,
     read_csv,
     regression_targets,
     split_indices,
@@ -599,27 +598,6 @@ def test_split_zero_fraction_and_bad_fraction():
     assert va.size == 0 and tr.tolist() == list(range(10))
     with pytest.raises(ConfigError):
         split_indices(10, 1.0, np.random.default_rng(0))
-
-
-def test_minibatches_cover_each_index_once_per_epoch():
-    rng = np.random.default_rng(3)
-    batches = list(minibatches(10, 4, rng))
-    assert [len(b) for b in batches] == [4, 4, 2]
-    flat = np.concatenate(batches)
-    assert sorted(flat.tolist()) == list(range(10))
-    np.testing.assert_array_equal(flat, np.random.default_rng(3).permutation(10))  # one perm
-    assert np.concatenate(list(minibatches(5, 2, None))).tolist() == [0, 1, 2, 3, 4]
-    assert list(minibatches(0, 4, rng)) == []
-
-
-def test_minibatches_do_not_touch_data():
-    X = np.arange(12.0).reshape(6, 2)
-    before = X.copy()
-    for idx in minibatches(len(X), 4, np.random.default_rng(0)):
-        _ = X[idx]
-    np.testing.assert_array_equal(X, before)
-    with pytest.raises(ConfigError):
-        next(minibatches(5, 0, None))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Data: a CSV file into a Table (``reader``), missing values and categorical columns
-(``encode``), then targets, scaling, splits and batches (``prepare``)."""
+(``encode``), then targets, scaling and splits (``prepare``)."""
 
 from nnlearn.data.encode import FeatureEncoder
 from nnlearn.data.prepare import (
@@ -8,12 +8,11 @@ from nnlearn.data.prepare import (
     Standardizer,
     class_weights_balanced,
     infer_task,
-    minibatches,
     regression_targets,
     split_indices,
 )
 from nnlearn.data.reader import Table, read_csv
 
 __all__ = ["MAX_CLASSES_FOR_INTEGER_TARGET", "FeatureEncoder", "LabelEncoder", "Standardizer",
-           "Table", "class_weights_balanced", "infer_task", "minibatches", "read_csv",
+           "Table", "class_weights_balanced", "infer_task", "read_csv",
            "regression_targets", "split_indices"]

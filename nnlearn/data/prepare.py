@@ -6,7 +6,6 @@ batches. Target cells follow the same number grammar as feature cells (see the r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -277,13 +276,3 @@ def split_indices(n: int, val_fraction: float, rng: np.random.Generator,
     mask = np.ones(n, dtype=bool)
     mask[val_idx] = False
     return np.flatnonzero(mask).astype(np.int64), val_idx.astype(np.int64)
-
-
-def minibatches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
-    """Index arrays covering 0..n-1 once: one permutation per epoch (file order for ``rng``
-    None), cut into slices of ``batch_size`` (the last may be shorter)."""
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for start in range(0, n, int(batch_size)):
-        yield order[start : start + int(batch_size)]
