@@ -152,17 +152,11 @@ def auto_mode(monitor: str) -> str:
 class Plateau(Schedule):
     """Reduce the rate when a monitored metric stops improving (ReduceLROnPlateau).
 
-    After each epoch, the metric ``monitor`` (``val_loss`` by default) counts as an
-    improvement if it beats the best so far by more than ``min_delta`` (an ABSOLUTE
-    threshold, as Keras: ``value < best - min_delta`` in mode min, ``value > best + min_delta``
-    in mode max; the first finite value always counts; NaN never does). Otherwise it is a
-    "bad" epoch. When the number of consecutive bad epochs exceeds ``patience`` (PyTorch's
-    convention: ``patience=0`` reduces after the first bad epoch, ``patience=2`` after the
-    third), ``lr = max(lr * factor, min_lr)``, the count restarts, and for the next
-    ``cooldown`` epochs bad epochs are not counted (improvements still update the best).
-
-    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (min when the monitor name ends in
-    ``loss``, ``mse``, ``mae`` or ``rmse``, else max).
+    After each epoch the metric ``monitor`` either :func:`improved` on the best so far (by more
+    than the absolute ``min_delta``) or it is a "bad" epoch. When the consecutive bad epochs
+    exceed ``patience`` (``patience=0`` reduces after the first), ``lr = max(lr * factor,
+    min_lr)``, the count restarts, and for the next ``cooldown`` epochs bad epochs are not
+    counted. ``mode`` is min, max or auto (:func:`auto_mode`).
     """
 
     def __init__(self, base_lr: float, factor: float = 0.1, patience: int = 10, cooldown: int = 0,
