@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,19 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "nnlearn", *map(str, args)], check=False,
                           cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def doc_python_block(doc: Path, first_line: str) -> str:
+    """The python block of a docs page that starts with ``first_line`` (e.g. '# swish.py')."""
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL)
+    return next(b for b in blocks if b.startswith(first_line))
+
+
+def write_dedented(folder: Path, name: str, text: str) -> Path:
+    """``text``, dedented, written to ``folder/name``."""
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *patterns: str) -> str:

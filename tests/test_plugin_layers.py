@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, DATA, ROOT, assert_clean_error, run_cli
+from conftest import (
+    CONFIGS,
+    DATA,
+    ROOT,
+    assert_clean_error,
+    doc_python_block,
+    run_cli,
+    write_dedented,
+)
 
 from nnlearn.errors import ConfigError
 from nnlearn.nn.layers import Layer
@@ -30,14 +38,7 @@ pytestmark = pytest.mark.usefixtures("clean_plugin_registries")
 
 def _lowrank_source() -> str:
     """The plugin file docs/plugins.md shows (its python block that starts '# lowrank.py')."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
-    return next(b for b in blocks if b.startswith("# lowrank.py"))
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+    return doc_python_block(DOC, "# lowrank.py")
 
 
 def _meta(path: Path) -> dict:
@@ -52,7 +53,7 @@ def _scratch(folder: Path) -> Path:
                                                                          "epochs: 15")
     (folder / "configs" / "moons.yaml").write_text(text, encoding="utf-8")
     (folder / "data").symlink_to(DATA, target_is_directory=True)
-    _write(folder, "lowrank.py", _lowrank_source())
+    write_dedented(folder, "lowrank.py", _lowrank_source())
     return folder
 
 
@@ -149,7 +150,7 @@ def test_gradcheck_fails_a_wrong_backward_naming_the_tensor(moons):
                                       "self.U.grad[...] = self._x.T @ grad_out @ self.V.value.T"
                                       " * 2")
     assert wrong != _lowrank_source()
-    _write(moons, "wrong.py", wrong)
+    write_dedented(moons, "wrong.py", wrong)
     proc = run_cli("gradcheck", "configs/moons.yaml", "--plugin", "wrong.py", "--set", LAYERS,
                    cwd=moons)
     assert_clean_error(proc, 4, "low_rank_1.U", "relative error")
@@ -181,9 +182,8 @@ def test_an_unloaded_layer_type_names_the_flag(moons):
 
 
 def test_a_plugin_activation_after_a_plugin_layer(moons):
-    swish = next(b for b in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"),
-                                       re.DOTALL) if b.startswith("# swish.py"))
-    _write(moons, "swish.py", swish)
+    swish = doc_python_block(DOC, "# swish.py")
+    write_dedented(moons, "swish.py", swish)
     proc = run_cli("summary", "configs/moons.yaml", "--plugin", "lowrank.py", "--plugin",
                    "swish.py", "--set",
                    "model.layers=[{type: low_rank, units: 16, activation: swish}, {units: 16}]",
@@ -270,7 +270,7 @@ def test_a_layer_built_by_python_only_is_refused_by_model_layers(tmp_path):
 
 
 def test_plugin_layer_settings_resolve_and_round_trip(tmp_path):
-    path = _write(tmp_path, "lowrank.py", _lowrank_source())
+    path = write_dedented(tmp_path, "lowrank.py", _lowrank_source())
     plugins.load_plugin(path)
     extend.register("with_init")(_layer_class(
         "def __init__(self, d_in, d_out, *, rng, name, init='he', gain=1.0, on=True): pass"))

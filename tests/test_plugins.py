@@ -8,12 +8,19 @@ import re
 import shlex
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, DATA, ROOT, assert_clean_error, run_cli
+from conftest import (
+    CONFIGS,
+    DATA,
+    ROOT,
+    assert_clean_error,
+    doc_python_block,
+    run_cli,
+    write_dedented,
+)
 
 from nnlearn.errors import ConfigError, NnlearnError
 from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT, Activation
@@ -34,14 +41,7 @@ pytestmark = pytest.mark.usefixtures("clean_plugin_registries")
 
 def _swish_source() -> str:
     """The plugin file docs/plugins.md shows (its python block that starts '# swish.py')."""
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
-    return next(b for b in blocks if b.startswith("# swish.py"))
-
-
-def _write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+    return doc_python_block(DOC, "# swish.py")
 
 
 # ------------------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_register_refuses_classes_that_could_not_work(source, error):
 
 
 def test_loader_reports_the_plugin_file_and_line(tmp_path):
-    clash = _write(tmp_path, "clash.py", """\
+    clash = write_dedented(tmp_path, "clash.py", """\
         from nnlearn import Activation, register
 
         @register("tanh")
@@ -243,10 +243,10 @@ def test_loader_reports_the_plugin_file_and_line(tmp_path):
                                                    "built-in activation 'tanh'") as info:
         plugins.load_plugin(clash)
     assert info.value.hint is None
-    syntax = _write(tmp_path, "syntax.py", "import numpy\n\ndef f(:\n    pass\n")
+    syntax = write_dedented(tmp_path, "syntax.py", "import numpy\n\ndef f(:\n    pass\n")
     with pytest.raises(plugins.PluginError, match=r"syntax\.py:3: syntax error"):
         plugins.load_plugin(syntax)
-    boom = _write(tmp_path, "boom.py", """\
+    boom = write_dedented(tmp_path, "boom.py", """\
         from nnlearn import Activation, register
 
         @register("ok_before_boom")
@@ -265,22 +265,22 @@ def test_loader_reports_the_plugin_file_and_line(tmp_path):
         plugins.load_plugin(boom)
     assert info.value.hint and "python " in info.value.hint
     assert "ok_before_boom" not in ACTIVATIONS  # nothing half-loaded stays registered
-    nothing = _write(tmp_path, "nothing.py", "x = 1\n")
+    nothing = write_dedented(tmp_path, "nothing.py", "x = 1\n")
     with pytest.raises(plugins.PluginError, match="registers nothing"):
         plugins.load_plugin(nothing)
     with pytest.raises(plugins.PluginError, match="no such file"):
         plugins.load_plugin(tmp_path / "missing.py")
     with pytest.raises(plugins.PluginError, match=r"\.py"):
-        plugins.load_plugin(_write(tmp_path, "plugin.txt", "x = 1\n"))
+        plugins.load_plugin(write_dedented(tmp_path, "plugin.txt", "x = 1\n"))
 
 
 def test_loading_the_same_file_twice_runs_it_once(tmp_path):
-    path = _write(tmp_path, "swish.py", _swish_source())
+    path = write_dedented(tmp_path, "swish.py", _swish_source())
     assert plugins.load_plugin(path) == ["swish"]
     assert plugins.load_plugin(str(path)) == ["swish"]
     assert plugins.loaded_paths()[-1] == str(path)
     assert plugins.plugins_of(["dense", "swish", "relu"]) == {"swish": "swish.py"}
-    copy = _write(tmp_path, "copy.py", _swish_source())
+    copy = write_dedented(tmp_path, "copy.py", _swish_source())
     with pytest.raises(plugins.PluginError, match=rf"copy\.py:\d+: .*registered before in "
                                                    rf"{re.escape(str(path))}") as info:
         plugins.load_plugin(copy)
@@ -308,7 +308,7 @@ def moons(tmp_path) -> Path:
                                                                          "epochs: 15")
     (tmp_path / "configs" / "moons.yaml").write_text(text, encoding="utf-8")
     (tmp_path / "data").symlink_to(DATA, target_is_directory=True)
-    _write(tmp_path, "swish.py", _swish_source())
+    write_dedented(tmp_path, "swish.py", _swish_source())
     return tmp_path
 
 
@@ -347,7 +347,7 @@ def _model_meta(path: Path) -> dict:
 
 def test_gradcheck_fails_a_wrong_backward_naming_the_tensor(moons):
     wrong = _swish_source().replace("s + self._x * s * (1 - s)", "s")
-    _write(moons, "wrong.py", wrong)
+    write_dedented(moons, "wrong.py", wrong)
     proc = run_cli("gradcheck", "configs/moons.yaml", "--plugin", "wrong.py",
                    "--set", "model.activation=swish", cwd=moons)
     assert_clean_error(proc, 4, "dense_1.W", "relative error")
@@ -373,7 +373,7 @@ def test_summary_explain_and_choices_show_the_plugin_name(moons):
     ("def f(:\n", ("bad.py:1", "syntax")),
 ])
 def test_a_bad_plugin_is_a_clean_exit_2_on_every_command(moons, text, patterns):
-    _write(moons, "bad.py", text)
+    write_dedented(moons, "bad.py", text)
     for args in (["train", "configs/moons.yaml"], ["gradcheck", "configs/moons.yaml"],
                  ["eval", "configs"]):
         proc = run_cli(*args, "--plugin", "bad.py", cwd=moons)
@@ -407,7 +407,7 @@ def test_a_plugin_loss_and_optimizer_train_and_the_model_records_both(moons):
 
 
 def test_a_sweep_passes_its_plugins_to_every_worker(moons):
-    sweep = _write(moons, "sweep.yaml", """\
+    sweep = write_dedented(moons, "sweep.yaml", """\
         base: configs/moons.yaml
         grid:
           model.activation: [swish, tanh]
@@ -431,7 +431,7 @@ def test_a_sweep_passes_its_plugins_to_every_worker(moons):
 def test_configs_sweeps_and_model_files_cannot_load_code(moons):
     """Only --plugin runs code: a file that names a plugin path is refused and never run."""
     marker = moons / "ran.txt"
-    evil = _write(moons, "evil.py", f"""\
+    evil = write_dedented(moons, "evil.py", f"""\
         open({str(marker)!r}, "w").write("ran")
         from nnlearn import Activation, register
 
@@ -445,7 +445,7 @@ def test_configs_sweeps_and_model_files_cannot_load_code(moons):
     config = moons / "configs" / "moons.yaml"
     proc = run_cli("train", config, "--set", f"plugin={evil}", cwd=moons)
     assert_clean_error(proc, 2, "plugin")
-    _write(moons, "sweep.yaml", f"base: configs/moons.yaml\nplugin: {evil}\n")
+    write_dedented(moons, "sweep.yaml", f"base: configs/moons.yaml\nplugin: {evil}\n")
     assert_clean_error(run_cli("sweep", "sweep.yaml", "--out", "sw", cwd=moons), 2, "plugin")
     trained = run_cli("train", config, "--plugin", "swish.py", "--set", "model.activation=swish",
                       "--set", "training.epochs=1", "--out", "runs/s", "-q", cwd=moons)
