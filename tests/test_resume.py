@@ -29,6 +29,7 @@ from nnlearn.nn.training import Callback
 from nnlearn.runs import run as runs
 from nnlearn.runs.config import load_config
 from nnlearn.runs.modelfile import load_arrays, load_model
+from nnlearn.runs.trainstate import optimizer_state
 
 # name -> (bundled config, overrides). Every case changes its learning rate during training.
 CASES = {
@@ -263,7 +264,7 @@ class Capture(Callback):
 
     def on_train_begin(self, trainer):
         self.weights = trainer.network.get_weights()
-        self.optimizer = trainer.optimizer.state_dict()
+        self.optimizer = optimizer_state(trainer.optimizer)
         self.epoch, self.history = trainer.epoch, list(trainer.history)
 
 

@@ -5,13 +5,10 @@ Backprop (``Sequential.backward``) only writes gradients into ``param.grad``; an
 momentum, Adagrad, RMSProp and Adam are other rules for turning the history of gradients into a
 step. Each class states its rule in its docstring, and ``_update`` is that rule, line by line.
 
-Optimizers know nothing about layers: they see parameters, each with a unique ``name`` (it keys
-the saved state, e.g. ``"m/dense_1.W"``), a ``value`` array and a ``grad`` array holding the
-batch *mean* of dL/dW. As in PyTorch, ``g = grad + weight_decay * W`` (L2 folded into the
-gradient; :class:`AdamW` shrinks the weights directly instead), and weights and state arrays
-change in place, so the layer sees the very arrays the optimizer updates.
-Settings arrive checked by the config (``nnlearn.runs.config``) and are stored as Python floats:
-a ``np.float64`` would turn a float32 network's arrays into float64 under NumPy 2's rules.
+Optimizers know nothing about layers: they see parameters, each with a ``name``, a ``value``
+array and a ``grad`` array holding the batch *mean* of dL/dW, and change the weights and their
+own state arrays in place, so the layer sees the very arrays the optimizer updates. Settings
+arrive checked by the config (``nnlearn.runs.config``).
 """
 
 from __future__ import annotations
@@ -21,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-
-StateDict = dict[str, "np.ndarray | float | int"]
 
 
 class Param(Protocol):
@@ -38,9 +33,10 @@ class Optimizer:
 
     ``lr`` (> 0) may be changed between steps (schedules do so each epoch). ``weight_decay``
     (>= 0) is the L2 coefficient: the gradient used is ``grad + weight_decay * W``, the gradient
-    of ``loss + weight_decay/2 * ||W||²``. Subclasses name their state ``buffers`` (e.g.
-    ``("m", "v")``), each a zero array per parameter in ``self.state[buffer][i]``, and implement
-    ``_update(i, w, grad)`` for parameter ``i``.
+    of ``loss + weight_decay/2 * ||W||²``, as in PyTorch (:class:`AdamW` decouples it).
+    Subclasses name their state ``buffers`` (e.g. ``("m", "v")``), each a zero array per
+    parameter in ``self.state[buffer][i]``, and implement ``_update(i, w, grad)`` for parameter
+    ``i``. A checkpoint saves ``t``, ``lr`` and these arrays (``nnlearn.runs.trainstate``).
     """
 
     buffers: tuple[str, ...] = ()
@@ -67,29 +63,6 @@ class Optimizer:
     def _l2(self, w: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """``g = grad + weight_decay * W`` (``grad`` itself when there is no decay)."""
         return grad if self.weight_decay == 0.0 else grad + self.weight_decay * w
-
-    # -- save / resume ----------------------------------------------------------------------
-    def _key(self, buffer: str, i: int) -> str:
-        return f"{buffer}/{self.params[i].name}"
-
-    def state_dict(self) -> StateDict:
-        """Everything needed to resume exactly: ``t``, ``lr`` and a copy of every buffer, keyed
-        ``"<buffer>/<param name>"`` (e.g. ``"m/dense_1.W"``). All numeric, so it can be saved
-        with ``np.savez`` and loaded with ``allow_pickle=False``. Hyper-parameters (momentum,
-        betas, ...) are not included: they come from the config."""
-        state: StateDict = {"t": self.t, "lr": self.lr}
-        for b, arrays in self.state.items():
-            for i, array in enumerate(arrays):
-                state[self._key(b, i)] = array.copy()
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved, copying into the existing arrays. (A run
-        checks that a checkpoint's state matches this optimizer before it calls this.)"""
-        for b, arrays in self.state.items():
-            for i, array in enumerate(arrays):
-                array[...] = state[self._key(b, i)]
-        self.t, self.lr = int(state["t"]), float(state["lr"])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr}, weight_decay={self.weight_decay})"

@@ -15,7 +15,28 @@ from typing import Any
 
 import numpy as np
 
+from nnlearn.nn.optimizers import Optimizer
 from nnlearn.nn.training import COMPLETED, Trainer
+
+
+def optimizer_state(optimizer: Optimizer) -> dict[str, Any]:
+    """Everything an optimizer needs to resume exactly: ``t``, ``lr`` and a copy of every
+    state array, keyed ``"<buffer>/<param name>"`` (e.g. ``"m/dense_1.W"``). Hyper-parameters
+    (momentum, betas, ...) are not included: they come from the config."""
+    state: dict[str, Any] = {"t": optimizer.t, "lr": optimizer.lr}
+    for buffer, arrays in optimizer.state.items():
+        for p, array in zip(optimizer.params, arrays):
+            state[f"{buffer}/{p.name}"] = array.copy()
+    return state
+
+
+def load_optimizer_state(optimizer: Optimizer, state: Mapping[str, Any]) -> None:
+    """Put back :func:`optimizer_state`, copying into the optimizer's own arrays (a run checks
+    that a checkpoint's state matches the optimizer first)."""
+    for buffer, arrays in optimizer.state.items():
+        for p, array in zip(optimizer.params, arrays):
+            array[...] = state[f"{buffer}/{p.name}"]
+    optimizer.t, optimizer.lr = int(state["t"]), float(state["lr"])
 
 
 def trainer_state(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -27,7 +48,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict[str, An
     grow with the run."""
     arrays = {f"param/{k}": v for k, v in trainer.network.get_weights().items()}
     numbers: dict[str, Any] = {}
-    for key, value in trainer.optimizer.state_dict().items():
+    for key, value in optimizer_state(trainer.optimizer).items():
         if isinstance(value, np.ndarray):
             arrays[f"optim/{key}"] = value.copy()
         else:
@@ -56,7 +77,7 @@ def load_trainer_state(trainer: Trainer, arrays: Mapping[str, np.ndarray],
     trainer.network.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
     state: dict[str, Any] = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
     state.update(meta["optimizer_numbers"])
-    trainer.optimizer.load_state_dict(state)
+    load_optimizer_state(trainer.optimizer, state)
     trainer.optimizer.lr = float(meta["lr"])
     if trainer.schedule is not None and meta["schedule"] is not None:
         trainer.schedule.load_state_dict(meta["schedule"])
