@@ -553,17 +553,32 @@ def test_schedules_expand_and_plateau_mode_is_resolved() -> None:
 
 @pytest.mark.parametrize("value,expected", [
     (None, None), (False, None),
-    (True, {"monitor": "val_loss", "mode": "min", "patience": 10, "min_delta": 0.0,
+    (True, {"monitor": "val_loss", "mode": "min", "patience": 50, "min_delta": 0.0,
             "restore_best_weights": True}),
     ({"monitor": "val_f1_macro", "patience": 3},
      {"monitor": "val_f1_macro", "mode": "max", "patience": 3, "min_delta": 0.0,
       "restore_best_weights": True}),
     ({"monitor": "val_mae", "mode": "min", "min_delta": 1},
-     {"monitor": "val_mae", "mode": "min", "patience": 10, "min_delta": 1.0,
+     {"monitor": "val_mae", "mode": "min", "patience": 50, "min_delta": 1.0,
       "restore_best_weights": True}),
 ])
 def test_early_stopping_resolves_to_null_or_a_full_mapping(value, expected) -> None:
     assert res(base(training={"early_stopping": value}))["training"]["early_stopping"] == expected
+
+
+def test_early_stopping_defaults_are_the_classes_and_true_is_the_default() -> None:
+    # One source: what a config leaves out is EarlyStopping's own default, so `true`, `{}` and
+    # writing nothing (with a validation split) all mean the same early stopping.
+    import inspect
+
+    from nnlearn.nn.training import EarlyStopping
+
+    params = inspect.signature(EarlyStopping.__init__).parameters
+    unwritten = res(base())["training"]["early_stopping"]
+    assert unwritten == res(base(training={"early_stopping": True}))["training"]["early_stopping"]
+    assert unwritten == res(base(training={"early_stopping": {}}))["training"]["early_stopping"]
+    for key in ("monitor", "patience", "min_delta", "restore_best_weights"):
+        assert unwritten[key] == params[key].default, key
 
 
 @pytest.mark.parametrize("monitor,mode", [("val_loss", "max"), ("val_mae", "max"),
@@ -624,7 +639,7 @@ def test_hidden_contradicting_layers_names_both() -> None:
     ("seed=", ("seed",), None),
     ("data.target=label", ("data", "target"), "label"),
     ("data.target = a=b ", ("data", "target"), "a=b"),
-    ("training.early_stopping=true", ("training", "early_stopping", "patience"), 10),
+    ("training.early_stopping=true", ("training", "early_stopping", "patience"), 50),
 ])
 def test_override_values_are_parsed_as_yaml(tmp_path: Path, override: str, path: tuple,
                                             value) -> None:

@@ -81,9 +81,11 @@ class Callback:
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs;
-    optionally put back the weights of the best epoch when training ends."""
+    optionally put back the weights of the best epoch when training ends. (A long patience
+    lets a noisy validation loss dip and recover; restoring the best weights makes the waiting
+    free.)"""
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 10,
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 50,
                  min_delta: float = 0.0, restore_best_weights: bool = True) -> None:
         self.monitor = monitor
         self.mode = auto_mode(monitor) if mode == "auto" else mode

@@ -535,13 +535,23 @@ def _named_mapping(
 # Early stopping and class weights
 # --------------------------------------------------------------------------------------------
 
-_EARLY_STOPPING_SPEC: dict[str, tuple[Any, Validator]] = {
-    "monitor": ("val_loss", _monitor),
-    "mode": ("auto", _choice(_MODE_CHOICES)),
-    "patience": (10, _integer(0, maximum=MAX_EPOCHS)),
-    "min_delta": (0.0, _non_negative),
-    "restore_best_weights": (True, _boolean),
+#: The checks of ``training.early_stopping``'s keys; their defaults are EarlyStopping's.
+_EARLY_STOPPING_CHECKS: dict[str, Validator] = {
+    "monitor": _monitor,
+    "mode": _choice(_MODE_CHOICES),
+    "patience": _integer(0, maximum=MAX_EPOCHS),
+    "min_delta": _non_negative,
+    "restore_best_weights": _boolean,
 }
+
+
+def _early_stopping_spec() -> dict[str, tuple[Any, Validator]]:
+    """setting -> (the default ``EarlyStopping`` declares, its check); imported on first use,
+    like :func:`_lesson`."""
+    from nnlearn.nn.training import EarlyStopping
+
+    params = inspect.signature(EarlyStopping.__init__).parameters
+    return {k: (params[k].default, check) for k, check in _EARLY_STOPPING_CHECKS.items()}
 
 
 def _resolve_mode(mapping: dict[str, Any], key: str, ctx: _Ctx) -> None:
@@ -563,9 +573,9 @@ def _early_stopping(value: Any, key: str, ctx: _Ctx) -> dict[str, Any] | None:
         value = {}
     if not isinstance(value, Mapping):
         ctx.fail(key, f"expected null, true, false or a mapping, got {_show(value)}")
-    _check_keys(value, list(_EARLY_STOPPING_SPEC), key, ctx)
+    _check_keys(value, list(_EARLY_STOPPING_CHECKS), key, ctx)
     resolved = {k: check(value.get(k, default), f"{key}.{k}", ctx)
-                for k, (default, check) in _EARLY_STOPPING_SPEC.items()}
+                for k, (default, check) in _early_stopping_spec().items()}
     _resolve_mode(resolved, key, ctx)
     return resolved
 
@@ -640,8 +650,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "weight_decay": (0.001, _non_negative),
         "clip_grad_norm": (None, _number(0.0, lo_open=True, nullable=True)),
         "clip_grad_value": (None, _number(0.0, lo_open=True, nullable=True)),
-        "early_stopping": ({"monitor": "val_loss", "patience": 50, "restore_best_weights": True},
-                           _early_stopping),
+        "early_stopping": (True, _early_stopping),  # EarlyStopping's defaults
         "class_weight": (None, _class_weight),
         "checkpoint_every": (0, _integer(0, maximum=MAX_EPOCHS)),
         "dtype": ("float64", _choice(("float64", "float32"))),
@@ -1051,7 +1060,7 @@ def _subkeys() -> dict[str, list[str] | None]:
     return {
         "training.optimizer": _union(_lesson().optimizer_specs),
         "training.schedule": _union(_lesson().schedule_specs),
-        "training.early_stopping": list(_EARLY_STOPPING_SPEC),
+        "training.early_stopping": list(_EARLY_STOPPING_CHECKS),
         "training.class_weight": None,  # any label
     }
 
