@@ -405,7 +405,7 @@ def report_ratios(section: str, key: str, res: dict[str, dict], limit_s: float |
                         "met": None if target is None else ratio <= target})
         if target is not None:
             verdict = "met" if ratio <= target else "MISSED"
-            print(f"  target nnlearn/{base} <= {target}: {ratio:.2f}  {verdict}")
+            print(f"  target nnlearn/{base} <= {target}: {ratio:.3f}  {verdict}")
 
 
 def run_roofline(out: dict) -> dict[str, float]:
@@ -544,7 +544,7 @@ def main() -> None:
             if r["target"] is not None:
                 verdict = "met" if r["met"] else "MISSED"
                 print(f"  {r['regime']:<5} {r['case']:<8} nnlearn/{r['baseline']:<8} "
-                      f"{r['ratio']:.2f} (target <= {r['target']})  {verdict}")
+                      f"{r['ratio']:.3f} (target <= {r['target']})  {verdict}")
     out["ratios"] = results
     out["machine"]["loadavg_end"] = os.getloadavg()
     print(f"\nload average at start {info['loadavg_start'][0]:.2f}, at end "
