@@ -329,45 +329,36 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
     strings: list[list[np.ndarray]] = [[] for _ in txt]
     n = 0
     try:
-        for batch in _arrow_batches(path, blocks, read, convert):
-            m = batch.num_rows
-            if n + m > rows:
-                return None
-            if num:
-                part = batch.select(num)
-                nulls = sum(col.null_count for col in part.columns)
-                # column-major: numpy's transposing copy is faster than Arrow's row-major one
-                part = np.asarray(part.to_tensor(null_to_nan=nulls > 0, row_major=False))
-                if not _finite(part, nulls, req, len(lay.numeric)):
-                    return None
-                values[n : n + m] = part
-            for k, name in enumerate(txt):  # the int32 indices from their buffer: to_numpy()
-                col = batch.column(name)  # would import pandas
-                index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32, count=len(col),
-                                      offset=4 * col.indices.offset)
-                strings[k].append(np.asarray(col.dictionary.to_pylist(), dtype=str)[index])
-            n += m
+        with open(path, "rb") as fh:
+            for start, size in blocks:
+                fh.seek(start)
+                batches = pacsv.read_csv(pa.BufferReader(fh.read(size)), read_options=read,
+                                         convert_options=convert).to_batches()
+                batches.reverse()  # popped in file order, each released once copied
+                while batches:
+                    batch = batches.pop()
+                    m = batch.num_rows
+                    if n + m > rows:
+                        return None
+                    if num:
+                        part = batch.select(num)
+                        nulls = sum(col.null_count for col in part.columns)
+                        # column-major: numpy's transposing copy is faster than Arrow's
+                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0, row_major=False))
+                        if not _finite(part, nulls, req, len(lay.numeric)):
+                            return None
+                        values[n : n + m] = part
+                    for k, name in enumerate(txt):  # the int32 indices from their buffer:
+                        col = batch.column(name)  # to_numpy() would import pandas
+                        index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32,
+                                              count=len(col), offset=4 * col.indices.offset)
+                        strings[k].append(np.asarray(col.dictionary.to_pylist(), dtype=str)[index])
+                    n += m
     except (pa.ArrowException, ValueError):
         return None
     if n != rows:
         return None
     return values, [np.concatenate(parts) for parts in strings]
-
-
-def _arrow_batches(path: str, blocks: list[tuple[int, int]], read, convert):
-    """The record batches of each block in turn, each released once the caller is done with
-    it, and a block's table before the next block is parsed."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    with open(path, "rb") as fh:
-        for start, size in blocks:
-            fh.seek(start)
-            batches = pacsv.read_csv(pa.BufferReader(fh.read(size)), read_options=read,
-                                     convert_options=convert).to_batches()
-            batches.reverse()
-            while batches:
-                yield batches.pop()
 
 
 # -- careful: the csv module, row by row; finds the first problem and says where it is ----------
