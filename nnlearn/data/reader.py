@@ -343,8 +343,7 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
                     if num:
                         part = batch.select(num)
                         nulls = sum(col.null_count for col in part.columns)
-                        # column-major: numpy's transposing copy is faster than Arrow's
-                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0, row_major=False))
+                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0))
                         if not _finite(part, nulls, req, len(lay.numeric)):
                             return None
                         values[n : n + m] = part
