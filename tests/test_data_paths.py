@@ -153,9 +153,10 @@ def test_a_large_random_file(tmp_path, parser):
 
 @pytest.mark.parametrize("empty_every", [0, 7])
 def test_a_file_read_in_many_blocks(tmp_path, parser, monkeypatch, empty_every):
-    """The scan reads the file in blocks and pyarrow parses each block in smaller pieces, one
-    table per block: row counts, empty cells and the copy into one matrix add up across them."""
-    monkeypatch.setattr(csvread, "_SCAN_BYTES", 4096)
+    """The scan reads the file in chunks, pyarrow one block of chunks at a time, each block in
+    smaller pieces: row counts, empty cells and the copy into one matrix add up across them."""
+    monkeypatch.setattr(csvread, "_SCAN_BYTES", 1024)
+    monkeypatch.setattr(csvread, "_BLOCK_BYTES", 4096)
     monkeypatch.setattr(csvread, "_ARROW_BLOCK", 1024)
     path, _ = _random_file(tmp_path, empty_every=empty_every)
     with open(path, "rb") as fh:

@@ -24,8 +24,9 @@ from nnlearn.errors import DataError
 __all__ = ["Table", "read_csv"]
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_SCAN_BYTES = 1 << 24  # _scan reads the file in blocks of this many bytes (and to a newline)
-_ARROW_BLOCK = 1 << 22  # pyarrow parses a scanned block in pieces of this size, in parallel
+_SCAN_BYTES = 1 << 20  # _scan reads the file in chunks of this many bytes (and to a newline)
+_BLOCK_BYTES = 1 << 24  # pyarrow reads whole chunks, at least this many bytes at a time
+_ARROW_BLOCK = 1 << 22  # and parses them in pieces of this size, in parallel
 _BLANK = b" \t\r\n"
 _NOT_NUMERIC_HINT = ("list the column in data.categorical to one-hot encode it, or leave it out "
                      "with data.features")
@@ -235,15 +236,17 @@ def _read_fast(path: str, req: _Request) -> Table | None:
 
 def _scan(fh: io.BufferedReader, n_fields: int | None) -> tuple[int, list[tuple[int, int]]] | None:
     """The number of lines after the header up to the last one with data, and the (offset, size)
-    of each block read (each ends on a newline); or None when the parsers could misread the
-    file: not UTF-8, a NUL byte, a carriage return that does not end a line, or (``n_fields``
+    of blocks of whole lines (of about _BLOCK_BYTES) for pyarrow; or None when the parsers could
+    misread the file: not UTF-8, a NUL byte, a carriage return that does not end a line, or (``n_fields``
     given, for np.loadtxt, which only looks at some columns) a comma count other than
     n_fields - 1 per line. A blank line between rows or a multi-line quoted field shows up as
     fewer rows parsed than counted here."""
     lines = rows = commas = 0
     blocks: list[tuple[int, int]] = []
     start = fh.tell()
-    while chunk := fh.read(_SCAN_BYTES):
+    chunk = bytearray(_SCAN_BYTES)  # reused: a new buffer per chunk is new pages to fault in
+    while size := fh.readinto(chunk):
+        del chunk[size:]  # the last chunk is shorter
         chunk += fh.readline()  # end on a newline: no "\r\n" nor UTF-8 character cut in two
         if not chunk.isascii():
             try:
@@ -262,7 +265,10 @@ def _scan(fh: io.BufferedReader, n_fields: int | None) -> tuple[int, list[tuple[
         lines += inside + chunk.count(b"\n", end)
         if n_fields is not None:
             commas += chunk.count(b",")
-        blocks.append((start, len(chunk)))
+        if blocks and blocks[-1][1] < _BLOCK_BYTES:
+            blocks[-1] = (blocks[-1][0], blocks[-1][1] + len(chunk))
+        else:
+            blocks.append((start, len(chunk)))
         start += len(chunk)
     if n_fields is not None and commas != rows * (n_fields - 1):
         return None  # a row with more or fewer fields, or commas inside quotes
@@ -329,11 +335,10 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
     strings: list[list[np.ndarray]] = [[] for _ in txt]
     n = 0
     try:
-        with open(path, "rb") as fh:
+        with pa.OSFile(path) as fh:
             for start, size in blocks:
-                fh.seek(start)
-                batches = pacsv.read_csv(pa.BufferReader(fh.read(size)), read_options=read,
-                                         convert_options=convert).to_batches()
+                batches = pacsv.read_csv(pa.BufferReader(fh.read_at(size, start)),
+                                         read_options=read, convert_options=convert).to_batches()
                 batches.reverse()  # popped in file order, each released once copied
                 while batches:
                     batch = batches.pop()
