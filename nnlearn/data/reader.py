@@ -331,14 +331,19 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
                                    null_values=[""], strings_can_be_null=False,
                                    quoted_strings_can_be_null=False)
     read = pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK, use_threads=True)
+    # the C library's allocator rather than Arrow's default pool: with a table allocated and
+    # freed per block on Arrow's threads, the default pool spent more time in the kernel and
+    # peaked higher (benchmarks/README.md)
+    pool = pa.system_memory_pool()
     values = np.empty((rows, len(num)))
     strings: list[list[np.ndarray]] = [[] for _ in txt]
     n = 0
     try:
-        with pa.OSFile(path) as fh:
+        with pa.OSFile(path, memory_pool=pool) as fh:
             for start, size in blocks:
                 batches = pacsv.read_csv(pa.BufferReader(fh.read_at(size, start)),
-                                         read_options=read, convert_options=convert).to_batches()
+                                         read_options=read, convert_options=convert,
+                                         memory_pool=pool).to_batches()
                 batches.reverse()  # popped in file order, each released once copied
                 while batches:
                     batch = batches.pop()
@@ -348,7 +353,7 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
                     if num:
                         part = batch.select(num)
                         nulls = sum(col.null_count for col in part.columns)
-                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0))
+                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0, memory_pool=pool))
                         if not _finite(part, nulls, req, len(lay.numeric)):
                             return None
                         values[n : n + m] = part
