@@ -237,10 +237,10 @@ def _read_fast(path: str, req: _Request) -> Table | None:
 def _scan(fh: io.BufferedReader, n_fields: int | None) -> tuple[int, list[tuple[int, int]]] | None:
     """The number of lines after the header up to the last one with data, and the (offset, size)
     of blocks of whole lines (of about _BLOCK_BYTES) for pyarrow; or None when the parsers could
-    misread the file: not UTF-8, a NUL byte, a carriage return that does not end a line, or (``n_fields``
-    given, for np.loadtxt, which only looks at some columns) a comma count other than
-    n_fields - 1 per line. A blank line between rows or a multi-line quoted field shows up as
-    fewer rows parsed than counted here."""
+    misread the file: not UTF-8, a NUL byte, a carriage return that does not end a line, or
+    (``n_fields`` given, for np.loadtxt, which only looks at some columns) a comma count other
+    than n_fields - 1 per line. A blank line between rows or a multi-line quoted field shows up
+    as fewer rows parsed than counted here."""
     lines = rows = commas = 0
     blocks: list[tuple[int, int]] = []
     start = fh.tell()
