@@ -13,9 +13,9 @@ call (imports excluded) and its peak memory: the growth of the process's peak re
 (``VmHWM``) during the load, next to the size of the arrays it returns.
 
 Readers: ``default`` is ``read_csv`` without extras (np.loadtxt inside), ``fast`` is
-``read_csv`` with pyarrow (its streaming reader, which parses on one thread; Arrow's thread
-pools left as they are), ``fast-1t`` the same with those pools set to one thread, ``pandas`` is
-``pd.read_csv(engine="c")`` and ``loadtxt`` is ``np.loadtxt`` of every column.
+``read_csv`` with pyarrow (``pyarrow.csv.read_csv`` on Arrow's threads, as many as it sees
+cores), ``fast-1t`` the same with Arrow's thread pools set to one thread, ``pandas`` is
+``pd.read_csv(engine="c")`` (one thread) and ``loadtxt`` is ``np.loadtxt`` of every column.
 
     python benchmarks/csv_speed.py                     # both files, 3 rounds
     python benchmarks/csv_speed.py --shape mnist --rounds 5

@@ -131,14 +131,42 @@ def test_empty_cells_with_missing_values_allowed(tmp_path, parser):
     assert table.text["c"].tolist() == ["p", "", "q"]
 
 
-def test_a_large_random_file(tmp_path, parser):
+def _random_file(tmp_path, rows=2000, empty_every=0):
     rng = np.random.default_rng(7)
-    values = rng.standard_normal((2000, 3)) * 10.0 ** rng.integers(-30, 30, (2000, 3))
-    rows = [f"{a!r},{b:.6e},{c:.3f},{i % 5},lvl{i % 3}" for i, (a, b, c) in
-            enumerate(values.tolist())]
-    path = _write(tmp_path, "a,b,c,y,k\n" + "\n".join(rows) + "\n")
+    values = rng.standard_normal((rows, 3)) * 10.0 ** rng.integers(-30, 30, (rows, 3))
+    lines = [f"{a!r},{b:.6e},{c:.3f},{i % 5},lvl{i % 3}" for i, (a, b, c) in
+             enumerate(values.tolist())]
+    if empty_every:
+        lines = [r if i % empty_every else "," + r.split(",", 1)[1]
+                 for i, r in enumerate(lines)]
+    return _write(tmp_path, "a,b,c,y,k\n" + "\n".join(lines) + "\n"), lines
+
+
+def test_a_large_random_file(tmp_path, parser):
+    path, rows = _random_file(tmp_path)
     fast = csvread._read_fast(path, csvread._Request("y", None, True, None, ("k",)))
     assert fast is not None
     _same(fast, _careful(path, categorical=["k"]))
     expected = np.array([[float(v) for v in r.split(",")[:3]] for r in rows])
     assert np.array_equal(fast.X.view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize("empty_every", [0, 7])
+def test_a_file_read_in_many_blocks(tmp_path, parser, monkeypatch, empty_every):
+    """The scan reads the file in chunks, pyarrow one block of chunks at a time, each block in
+    smaller pieces: row counts, empty cells and the copy into one matrix add up across them."""
+    monkeypatch.setattr(csvread, "_SCAN_BYTES", 1024)
+    monkeypatch.setattr(csvread, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(csvread, "_ARROW_BLOCK", 1024)
+    path, _ = _random_file(tmp_path, empty_every=empty_every)
+    with open(path, "rb") as fh:
+        fh.readline()
+        assert len(csvread._scan(fh, None)[1]) > 20
+    kw = {"categorical": ["k"], "allow_missing": bool(empty_every)}
+    req = csvread._Request("y", None, True, None, ("k",), bool(empty_every))
+    fast = csvread._read_fast(path, req)
+    assert (fast is None) == (parser == "numpy" and empty_every > 0)  # np.loadtxt: no empties
+    careful = _careful(path, **kw)
+    assert np.isnan(careful.X).any() == (empty_every > 0)
+    if fast is not None:
+        _same(fast, careful)

@@ -24,7 +24,9 @@ from nnlearn.errors import DataError
 __all__ = ["Table", "read_csv"]
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_SCAN_BYTES = 1 << 24  # _scan reads the file in blocks of this many bytes (and to a newline)
+_SCAN_BYTES = 1 << 20  # _scan reads the file in chunks of this many bytes (and to a newline)
+_BLOCK_BYTES = 1 << 24  # pyarrow reads whole chunks, at least this many bytes at a time
+_ARROW_BLOCK = 1 << 22  # and parses them in pieces of this size, in parallel
 _BLANK = b" \t\r\n"
 _NOT_NUMERIC_HINT = ("list the column in data.categorical to one-hot encode it, or leave it out "
                      "with data.features")
@@ -213,10 +215,12 @@ def _read_fast(path: str, req: _Request) -> Table | None:
             return None
         lay = _resolve_columns(header, req, path)
         arrow = _has_arrow()  # pyarrow checks the number of fields itself; np.loadtxt does not
-        rows = _scan(fh, None if arrow else len(header))
-    if not rows:
+        scanned = _scan(fh, None if arrow else len(header))
+    if scanned is None or not scanned[0]:
         return None  # something the parsers would misread, or no rows: the careful pass says
-    parsed = (_parse_arrow if arrow else _parse_numpy)(path, lay, len(header), rows, req)
+    rows, blocks = scanned
+    parsed = (_parse_arrow(path, lay, len(header), rows, blocks, req) if arrow
+              else _parse_numpy(path, lay, rows, req))
     if parsed is None:
         return None
     values, text = parsed
@@ -230,14 +234,19 @@ def _read_fast(path: str, req: _Request) -> Table | None:
     return _table(path, lay, values, text, np.arange(2, rows + 2, dtype=np.int64))
 
 
-def _scan(fh: io.BufferedReader, n_fields: int | None) -> int | None:
-    """The number of lines after the header up to the last one with data, or None when the
-    parsers could misread the file: not UTF-8, a NUL byte, a carriage return that does not end a
-    line, or (``n_fields`` given, for np.loadtxt, which only looks at some columns) a comma count
-    other than n_fields - 1 per line. A blank line between rows or a multi-line quoted field
-    shows up as fewer rows parsed than counted here."""
+def _scan(fh: io.BufferedReader, n_fields: int | None) -> tuple[int, list[tuple[int, int]]] | None:
+    """The number of lines after the header up to the last one with data, and the (offset, size)
+    of blocks of whole lines (of about _BLOCK_BYTES) for pyarrow; or None when the parsers could
+    misread the file: not UTF-8, a NUL byte, a carriage return that does not end a line, or
+    (``n_fields`` given, for np.loadtxt, which only looks at some columns) a comma count other
+    than n_fields - 1 per line. A blank line between rows or a multi-line quoted field shows up
+    as fewer rows parsed than counted here."""
     lines = rows = commas = 0
-    while chunk := fh.read(_SCAN_BYTES):
+    blocks: list[tuple[int, int]] = []
+    start = fh.tell()
+    chunk = bytearray(_SCAN_BYTES)  # reused: a new buffer per chunk is new pages to fault in
+    while size := fh.readinto(chunk):
+        del chunk[size:]  # the last chunk is shorter
         chunk += fh.readline()  # end on a newline: no "\r\n" nor UTF-8 character cut in two
         if not chunk.isascii():
             try:
@@ -256,9 +265,14 @@ def _scan(fh: io.BufferedReader, n_fields: int | None) -> int | None:
         lines += inside + chunk.count(b"\n", end)
         if n_fields is not None:
             commas += chunk.count(b",")
+        if blocks and blocks[-1][1] < _BLOCK_BYTES:
+            blocks[-1] = (blocks[-1][0], blocks[-1][1] + len(chunk))
+        else:
+            blocks.append((start, len(chunk)))
+        start += len(chunk)
     if n_fields is not None and commas != rows * (n_fields - 1):
         return None  # a row with more or fewer fields, or commas inside quotes
-    return rows
+    return rows, blocks
 
 
 def _has_arrow() -> bool:
@@ -280,8 +294,7 @@ def _finite(values: np.ndarray, nulls: int, req: _Request, d: int) -> bool:
 _Parsed = tuple[np.ndarray, list[np.ndarray]]  # numbers, text columns
 
 
-def _parse_numpy(path: str, lay: _Layout, n_fields: int, rows: int,
-                 req: _Request) -> _Parsed | None:
+def _parse_numpy(path: str, lay: _Layout, rows: int, req: _Request) -> _Parsed | None:
     """np.loadtxt, once for the numeric columns, once for the text columns. It refuses empty
     numeric cells, so a file with missing values is read by the careful pass."""
     opts = {"delimiter": ",", "skiprows": 1, "comments": None, "quotechar": '"', "ndmin": 2,
@@ -300,11 +313,11 @@ def _parse_numpy(path: str, lay: _Layout, n_fields: int, rows: int,
     return values, list(text)
 
 
-def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int,
+def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list[tuple[int, int]],
                  req: _Request) -> _Parsed | None:
-    """pyarrow.csv, streaming record batches into one preallocated matrix (so the peak is the
-    result plus a few batches, not two copies of it). Arrow's threads are left off: its
-    streaming reader parses on one thread anyway, and its worker threads only contend with it."""
+    """pyarrow.csv on its threads, one block of the scan at a time, each table copied into one
+    preallocated matrix and dropped: the peak is the result plus one block's table, where a
+    table of the whole file would be a second copy of the result."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -317,31 +330,39 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int,
     convert = pacsv.ConvertOptions(column_types=types, include_columns=num + txt,
                                    null_values=[""], strings_can_be_null=False,
                                    quoted_strings_can_be_null=False)
+    read = pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK, use_threads=True)
+    # the C library's allocator rather than Arrow's default pool: with a table allocated and
+    # freed per block on Arrow's threads, the default pool spent more time in the kernel and
+    # peaked higher (benchmarks/README.md)
+    pool = pa.system_memory_pool()
     values = np.empty((rows, len(num)))
     strings: list[list[np.ndarray]] = [[] for _ in txt]
     n = 0
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(
-            skip_rows=1, column_names=names, block_size=1 << 20, use_threads=False),
-            convert_options=convert)
-        for batch in reader:
-            m = batch.num_rows
-            if n + m > rows:
-                return None
-            if num:
-                block = batch.select(num)
-                nulls = sum(col.null_count for col in block.columns)
-                # column-major: numpy's transposing copy is faster than Arrow's row-major one
-                part = np.asarray(block.to_tensor(null_to_nan=nulls > 0, row_major=False))
-                if not _finite(part, nulls, req, len(lay.numeric)):
-                    return None
-                values[n : n + m] = part
-            for k, name in enumerate(txt):  # the int32 indices from their buffer: to_numpy()
-                col = batch.column(name)  # would import pandas
-                index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32, count=len(col),
-                                      offset=4 * col.indices.offset)
-                strings[k].append(np.asarray(col.dictionary.to_pylist(), dtype=str)[index])
-            n += m
+        with pa.OSFile(path, memory_pool=pool) as fh:
+            for start, size in blocks:
+                batches = pacsv.read_csv(pa.BufferReader(fh.read_at(size, start)),
+                                         read_options=read, convert_options=convert,
+                                         memory_pool=pool).to_batches()
+                batches.reverse()  # popped in file order, each released once copied
+                while batches:
+                    batch = batches.pop()
+                    m = batch.num_rows
+                    if n + m > rows:
+                        return None
+                    if num:
+                        part = batch.select(num)
+                        nulls = sum(col.null_count for col in part.columns)
+                        part = np.asarray(part.to_tensor(null_to_nan=nulls > 0, memory_pool=pool))
+                        if not _finite(part, nulls, req, len(lay.numeric)):
+                            return None
+                        values[n : n + m] = part
+                    for k, name in enumerate(txt):  # the int32 indices from their buffer:
+                        col = batch.column(name)  # to_numpy() would import pandas
+                        index = np.frombuffer(col.indices.buffers()[1], dtype=np.int32,
+                                              count=len(col), offset=4 * col.indices.offset)
+                        strings[k].append(np.asarray(col.dictionary.to_pylist(), dtype=str)[index])
+                    n += m
     except (pa.ArrowException, ValueError):
         return None
     if n != rows:
