@@ -151,6 +151,30 @@ def test_a_large_random_file(tmp_path, parser):
     assert np.array_equal(fast.X.view(np.int64), expected.view(np.int64))
 
 
+def test_pyarrow_is_given_memory_it_owns(tmp_path, monkeypatch):
+    """Arrow's threads may release read_csv's input after it has returned, even while Python
+    shuts down; freeing Python-owned bytes there needs the GIL and aborts the process ("terminate
+    called without an active exception", exit -6, about 1 run in 100 on a busy machine). So
+    every block handed to pyarrow must be an Arrow buffer, never Python bytes."""
+    pa = pytest.importorskip("pyarrow")
+    pytest.importorskip("pyarrow.csv")
+    monkeypatch.setattr(csvread, "_SCAN_BYTES", 1024)
+    monkeypatch.setattr(csvread, "_BLOCK_BYTES", 4096)
+    given = []
+    buffer_reader = pa.BufferReader
+
+    def spy(source):
+        given.append(source)
+        return buffer_reader(source)
+
+    monkeypatch.setattr(pa, "BufferReader", spy)
+    path, _ = _random_file(tmp_path, empty_every=0)
+    table = csvread._read_fast(path, csvread._Request("y", None, True, None, ("k",), False))
+    assert table is not None and len(given) > 1
+    for source in given:
+        assert isinstance(source, pa.Buffer), type(source)  # not bytes
+
+
 @pytest.mark.parametrize("empty_every", [0, 7])
 def test_a_file_read_in_many_blocks(tmp_path, parser, monkeypatch, empty_every):
     """The scan reads the file in chunks, pyarrow one block of chunks at a time, each block in

@@ -341,7 +341,11 @@ def _parse_arrow(path: str, lay: _Layout, n_fields: int, rows: int, blocks: list
     try:
         with pa.OSFile(path, memory_pool=pool) as fh:
             for start, size in blocks:
-                batches = pacsv.read_csv(pa.BufferReader(fh.read_at(size, start)),
+                # read_buffer: memory Arrow owns. (read_at returns Python bytes, which Arrow's
+                # threads may release after read_csv has returned -- during the interpreter's
+                # shutdown, too, where taking the GIL to free them aborts the process.)
+                fh.seek(start)
+                batches = pacsv.read_csv(pa.BufferReader(fh.read_buffer(size)),
                                          read_options=read, convert_options=convert,
                                          memory_pool=pool).to_batches()
                 batches.reverse()  # popped in file order, each released once copied
