@@ -50,7 +50,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict[str, An
     numbers: dict[str, Any] = {}
     for key, value in optimizer_state(trainer.optimizer).items():
         if isinstance(value, np.ndarray):
-            arrays[f"optim/{key}"] = value.copy()
+            arrays[f"optim/{key}"] = value  # optimizer_state made the copy
         else:
             numbers[key] = value
     cb_meta = []
