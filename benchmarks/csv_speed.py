@@ -16,6 +16,10 @@ Readers: ``default`` is ``read_csv`` without extras (np.loadtxt inside), ``fast`
 ``read_csv`` with pyarrow (``pyarrow.csv.read_csv`` on Arrow's threads, as many as it sees
 cores), ``fast-1t`` the same with Arrow's thread pools set to one thread, ``pandas`` is
 ``pd.read_csv(engine="c")`` (one thread) and ``loadtxt`` is ``np.loadtxt`` of every column.
+Two more rows are not targets but explain them: ``pandas-arrays`` is pandas giving what
+``read_csv`` gives (the features as one row-major float64 matrix, and the target), and
+``arrow-parse`` is Arrow's own ``read_csv`` of the whole file into a table, column types given,
+on its threads, with no nnlearn code around it: the least time the ``fast`` path could take.
 
     python benchmarks/csv_speed.py                     # both files, 3 rounds
     python benchmarks/csv_speed.py --shape mnist --rounds 5
@@ -64,6 +68,21 @@ elif which == "pandas":
     import pandas as pd
     load = lambda: pd.read_csv(path, engine="c")
     size = lambda df: int(df.memory_usage(index=False).sum())
+elif which == "pandas-arrays":
+    import pandas as pd
+    def load():
+        df = pd.read_csv(path, engine="c")
+        x = np.ascontiguousarray(df.drop(columns=[target]).to_numpy(dtype=np.float64))
+        return x, df[target].to_numpy()
+    size = lambda xy: xy[0].nbytes + xy[1].nbytes
+elif which == "arrow-parse":
+    import pyarrow as pa, pyarrow.csv as pacsv
+    with open(path) as fh:
+        names = fh.readline().strip().split(",")
+    convert = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names})
+    load = lambda: pacsv.read_csv(path, convert_options=convert,
+                                  memory_pool=pa.system_memory_pool())
+    size = lambda table: table.nbytes
 else:
     load = lambda: np.loadtxt(path, delimiter=",", skiprows=1)
     size = lambda a: a.nbytes
@@ -145,14 +164,17 @@ def bench(path: str, target: str, readers: list[str], rounds: int) -> dict[str, 
 
 
 def report(med: dict[str, tuple]) -> bool:
-    print(f"  {'reader':8s} {'median s':>9s} {'peak +MiB':>10s} {'result MiB':>11s} "
+    print(f"  {'reader':13s} {'median s':>9s} {'peak +MiB':>10s} {'result MiB':>11s} "
           f"{'peak/result':>12s}")
     for w, (sec, extra, result) in med.items():
-        print(f"  {w:8s} {sec:9.2f} {extra:10.0f} {result:11.0f} {extra / result:12.2f}")
+        print(f"  {w:13s} {sec:9.2f} {extra:10.0f} {result:11.0f} {extra / result:12.2f}")
     ok = True
     checks = []
     if "fast" in med and "pandas" in med:
         checks.append(("fast / pandas time", med["fast"][0] / med["pandas"][0], 1.0))
+        context = [("arrow-parse", "pandas"), ("fast", "pandas-arrays")]  # not targets
+        for a, b in context:
+            print(f"  {a} / {b} time: x{med[a][0] / med[b][0]:.2f}")
     if "loadtxt" in med:
         checks.append(("default / loadtxt time", med["default"][0] / med["loadtxt"][0], 1.5))
     for w in ("default", "fast"):
@@ -180,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("pyarrow not installed: no fast rows")
     if available("pandas"):
-        readers.append("pandas")
+        readers += ["pandas", "pandas-arrays"]
+    if available("pyarrow.csv"):
+        readers.append("arrow-parse")
     readers.append("loadtxt")
     ok = True
     shapes = list(SHAPES) if args.shape == "both" else [args.shape]
