@@ -84,6 +84,40 @@ def test_a_port_where_nothing_listens_is_refused():
         pass
 
 
+def test_a_client_made_after_the_timeout_is_closed_not_left_connected():
+    from nnlearn.sweeps.sweep import _connect
+
+    made, closed = threading.Event(), threading.Event()
+
+    class SlowClient:  # answers, but only after the caller has given up
+        def __init__(self, address, timeout):
+            time.sleep(timeout + 1.5)
+            made.set()
+
+        def close(self):
+            closed.set()
+
+    with pytest.raises(NnlearnError, match="no answer within 0.1 s"):
+        _connect(SlowClient, "tcp://127.0.0.1:1", 0.1)
+    assert made.wait(10) and closed.wait(10)
+
+
+def test_a_client_made_in_time_is_returned_open():
+    from nnlearn.sweeps.sweep import _connect
+
+    class Client:
+        closed = False
+
+        def __init__(self, address, timeout):
+            self.address = address
+
+        def close(self):
+            self.closed = True
+
+    client = _connect(Client, "tcp://127.0.0.1:1", 5.0)
+    assert client.address == "tcp://127.0.0.1:1" and not client.closed
+
+
 @pytest.mark.parametrize("address", ["", "   "])
 def test_an_empty_scheduler_address_is_a_usage_error(tmp_path, address):
     sweep = tmp_path / "s.yaml"

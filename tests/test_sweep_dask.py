@@ -44,7 +44,8 @@ def test_dask_results_equal_the_local_results(tmp_path, cluster):
     path = tmp_path / "s.yaml"
     path.write_text(SWEEP)
     local = sw.run_sweep(sw.load_sweep(path), tmp_path / "local", workers=2)
-    with sw.dask_executor(cluster.scheduler_address) as executor:
+    # a generous timeout: on a loaded machine the in-process cluster can be slow to answer
+    with sw.dask_executor(cluster.scheduler_address, timeout=60) as executor:
         remote = sw.run_sweep(sw.load_sweep(path), tmp_path / "dask", executor=executor)
     assert local.failed == remote.failed == 0
     assert len(local.records) == 8

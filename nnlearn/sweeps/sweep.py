@@ -809,20 +809,31 @@ def dask_executor(address: str, *, timeout: float = 5.0) -> Iterator[Executor]:
 
 def _connect(client_class: Any, address: str, timeout: float) -> Any:
     """``client_class(address)`` within ``timeout`` (+1 s) seconds, in a daemon thread that is
-    abandoned when it does not finish: the process can still exit."""
+    abandoned when it does not finish: the process can still exit. A client that the abandoned
+    thread still makes is closed at once, so that no connection outlives the error."""
     box: dict[str, Any] = {}
+    lock = threading.Lock()  # decides once whether a client is handed over or abandoned
 
     def connect() -> None:
         try:
-            box["client"] = client_class(address, timeout=timeout)
+            client = client_class(address, timeout=timeout)
         except BaseException as exc:  # noqa: BLE001 - reported in the calling thread
             box["error"] = exc
+            return
+        with lock:
+            late = box.setdefault("client", client) is not client
+        if late:
+            client.close()
 
     thread = threading.Thread(target=connect, name="nnlearn-dask-connect", daemon=True)
     thread.start()
     thread.join(timeout + 1.0)
     hint = "is a Dask scheduler running there? (dask scheduler; dask worker tcp://HOST:PORT)"
-    if thread.is_alive():
+    with lock:
+        answered = "client" in box or "error" in box
+        if not answered:
+            box["client"] = None  # taken: a client the thread makes later is closed
+    if not answered:
         raise NnlearnError(f"cannot connect to the Dask scheduler at {address}: no answer "
                            f"within {timeout:g} s", hint=hint)
     if "error" in box:
