@@ -145,6 +145,26 @@ def test_summary_and_config_show_give_the_encoded_width(run):
         proc = run_cli(*args, env=ENV)
         assert proc.returncode == 0, proc.stderr
         assert "2 numeric + 3 one-hot = 5 inputs" in proc.stdout
+    # config show reads the file the way training does (categories, empty cells) to decide
+    show = proc.stdout
+    assert re.search(r"task: classification  # auto, from the target's values .*2 classes", show)
+    assert re.search(r"loss: bce  # auto", show), show
+
+
+def test_fill_values_come_from_the_training_split_only(tmp_path):
+    from nnlearn.runs.config import load_config
+    from nnlearn.runs.run import prepare
+
+    (tmp_path / "train.csv").write_text(_train_csv())
+    (tmp_path / "c.yaml").write_text(
+        CONFIG.format(extra="").replace("val_fraction: 0", "val_fraction: 0.5"))
+    prep = prepare(load_config(tmp_path / "c.yaml"))
+    table, train_idx = prep.train_table, prep.train_idx
+    a_train = table.X[train_idx, 0]
+    a_all = table.X[:, 0]
+    fill = prep.model.encoding.fill["a"]
+    assert fill == float(np.mean(a_train[~np.isnan(a_train)]))
+    assert fill != float(np.mean(a_all[~np.isnan(a_all)]))  # the validation rows left out
 
 
 def test_explain_shows_the_raw_row_beside_the_encoded_input(run):

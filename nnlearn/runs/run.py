@@ -244,6 +244,15 @@ def check_network_size(n_inputs: int, hidden: Sequence[int], n_outputs: int,
     return n_params
 
 
+def read_training_table(cfg: dict[str, Any]) -> Table:
+    """The training file of a resolved config, read as training reads it (its features, weights,
+    categorical columns and missing-value policy)."""
+    d = cfg["data"]
+    return read_csv(d["train"], target=d["target"], features=d["features"],
+                    weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
+                    allow_missing=d.get("missing") == "mean")
+
+
 def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepared:
     """Read the data, build the model, optimizer, schedule and trainer described by a resolved
     config. Raises ConfigError/DataError on bad input; writes nothing."""
@@ -253,9 +262,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     rng = np.random.default_rng(cfg["seed"])
     d, m, t = cfg["data"], cfg["model"], cfg["training"]
 
-    table = read_csv(d["train"], target=d["target"], features=d["features"],
-                     weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
-                     allow_missing=d.get("missing") == "mean")
+    table = read_training_table(cfg)
     task = d["task"] if d["task"] != "auto" else infer_task(table.y)
     encoder = target_scaler = None
     if task == "classification":
@@ -384,11 +391,8 @@ def predict_rows(model: Model, table: Table, *, proba: bool = False) -> tuple[li
 def input_summary(cfg: dict[str, Any]) -> str:
     """The network's inputs for a resolved config, e.g. ``4 numeric + 3 one-hot = 7 inputs``
     (categories come from the training file, as in ``prepare``)."""
-    d = cfg["data"]
-    table = read_csv(d["train"], target=d["target"], features=d["features"],
-                     weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
-                     allow_missing=d.get("missing") == "mean")
-    return FeatureEncoder(table.columns, d.get("categorical", [])).fit(table).describe()
+    table = read_training_table(cfg)
+    return FeatureEncoder(table.columns, cfg["data"].get("categorical", [])).fit(table).describe()
 
 
 # ------------------------------------------------------------------------------------------

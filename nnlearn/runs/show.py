@@ -19,10 +19,11 @@ from nnlearn.runs.config import dump_config
 
 def _data_facts(cfg: dict[str, Any]) -> tuple[str, int | None, str]:
     """(task, number of classes or None, where that came from) read from the training data."""
-    from nnlearn.data import LabelEncoder, infer_task, read_csv
+    from nnlearn.data import LabelEncoder, infer_task
+    from nnlearn.runs.run import read_training_table
 
     d = cfg["data"]
-    table = read_csv(d["train"], target=d["target"], features=d["features"])
+    table = read_training_table(cfg)
     task = d["task"] if d["task"] != "auto" else infer_task(table.y)
     where = f"column {d['target']!r} of {shown_path(table.path)}"
     if task != "classification":
