@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from nnlearn.errors import ConfigError
 from nnlearn.nn.activations import ACTIVATIONS
@@ -85,3 +86,46 @@ def test_names_are_matched_exactly_in_the_library_and_the_config(name):
             make_optimizer(name, p, lr=0.1, weight_decay=0.0)
         else:
             make_schedule(name, 0.1, 10)
+
+
+def _doc_table(heading: str) -> list[list[str]]:
+    """The rows of the first table under ``heading`` in docs/config.md, cells stripped."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
+    section = text.split(f"\n{heading}\n", 1)[1]
+    lines = section.split("\n\n| ", 1)[1].splitlines()
+    rows = []
+    for line in ["| " + lines[0], *lines[1:]]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows[2:]  # after the header and its rule
+
+
+def _documented_defaults(heading: str, name_column: bool) -> dict[str, dict[str, object]]:
+    """{name: {setting: default}} as the docs' table states them (one name per row group)."""
+    out: dict[str, dict[str, object]] = {}
+    name = ""
+    for row in _doc_table(heading):
+        if name_column:
+            name = row.pop(0).strip("`") or name
+        setting, default = row[0], row[1]
+        out.setdefault(name, {})
+        if setting in ("—", "") or default.startswith("as "):
+            continue  # no setting; or "as adam", checked below through the registry
+        out[name][setting.strip("`")] = yaml.safe_load(default)
+    return out
+
+
+def test_the_docs_state_the_defaults_the_classes_declare():
+    from nnlearn.runs import config
+
+    documented = _documented_defaults("### `training.optimizer`", name_column=True)
+    for name, defaults in config.OPTIMIZER_PARAMS.items():
+        if name == "adamw":  # documented "as adam"
+            assert defaults == config.OPTIMIZER_PARAMS["adam"]
+            continue
+        assert documented[name] == defaults, name
+    documented = _documented_defaults("### `training.schedule`", name_column=True)
+    assert documented == config.SCHEDULE_PARAMS
+    documented = _documented_defaults("### `training.early_stopping`", name_column=False)[""]
+    assert documented == {k: v for k, (v, _) in config._early_stopping_spec().items()}
