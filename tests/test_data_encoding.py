@@ -130,6 +130,16 @@ def test_a_string_column_not_listed_gets_the_hint(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_trained_model_gets_no_hint_about_training_settings(run):
+    # At eval/predict time data.categorical can no longer change: the cell is the problem.
+    (run / "word.csv").write_text("a,b,level,label\n0.5,1,mid,yes\n0.1,many,low,no\n")
+    for cmd in ("eval", "predict"):
+        proc = run_cli(cmd, run / "run", "--data", run / "word.csv", env=ENV)
+        first = assert_clean_error(proc, 2, "non-numeric value 'many'")
+        assert re.search(r"word\.csv: line 3, column 'b'", first), first
+        assert "data.categorical" not in proc.stderr, proc.stderr
+
+
 def test_a_missing_target_is_refused_even_with_missing_mean(tmp_path):
     text = _train_csv().splitlines()
     text[4] = text[4].rsplit(",", 1)[0] + ","  # line 5: empty label

@@ -64,13 +64,16 @@ class Table:
 
 def read_csv(path: str | os.PathLike, *, target: str | None, features: list[str] | None = None,
              target_required: bool = True, weight_column: str | None = None,
-             categorical: list[str] | tuple[str, ...] = (), allow_missing: bool = False) -> Table:
+             categorical: list[str] | tuple[str, ...] = (), allow_missing: bool = False,
+             for_model: bool = False) -> Table:
     """Read a CSV file with a header line; columns are selected by name (others are ignored).
 
     ``features`` None means every column but the target and weights, in file order. Without
     ``target_required`` an absent target column gives ``y`` None. ``categorical`` columns are
     read as text into ``Table.text``. ``allow_missing``: empty feature cells become NaN (or "")
-    instead of an error. Raises DataError naming the line and column of the first problem.
+    instead of an error. ``for_model``: the file is read for a trained model, whose column
+    settings can no longer change, so a non-numeric cell gets no hint about ``data.categorical``.
+    Raises DataError naming the line and column of the first problem.
     """
     spath = os.fspath(path)
     if not os.path.exists(spath):
@@ -83,7 +86,7 @@ def read_csv(path: str | os.PathLike, *, target: str | None, features: list[str]
     if not os.access(spath, os.R_OK):
         raise DataError("file is not readable (permission denied)", path=spath)
     req = _Request(target, features, target_required, weight_column, tuple(categorical),
-                   allow_missing)
+                   allow_missing, for_model)
     try:
         table = _read_fast(spath, req)
     except OSError as exc:
@@ -99,6 +102,7 @@ class _Request:
     weight_column: str | None
     categorical: tuple[str, ...] = ()
     allow_missing: bool = False
+    for_model: bool = False
 
 
 @dataclass
@@ -501,7 +505,8 @@ def _careful_row(row: list[str], line: int, order: list, lay: _Layout, req: _Req
             out[j] = math.nan
         else:
             out[j] = _cell_number(cell, path, line, name,
-                                  None if col == lay.weight_col else _NOT_NUMERIC_HINT)
+                                  None if col == lay.weight_col or req.for_model
+                                  else _NOT_NUMERIC_HINT)
             if col == lay.weight_col and out[j] < 0:
                 raise DataError(f"negative sample weight {_shown(cell.strip())}, expected a "
                                 "weight >= 0", path=path, line=line, column=name)

@@ -61,7 +61,7 @@ class Model:
         enc = self.encoding
         return {"features": self.feature_names,
                 "categorical": [] if enc is None else enc.categorical,
-                "allow_missing": enc is not None and enc.missing == "mean"}
+                "allow_missing": enc is not None and enc.missing == "mean", "for_model": True}
 
     def encode(self, table: Table) -> np.ndarray:
         """A table read with ``read_options()`` -> (n, inputs) encoded features."""
