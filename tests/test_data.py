@@ -232,7 +232,7 @@ NUMBERS = [
 
 def test_rounding_midpoints_tie_to_even_like_float(tmp_path):
     # Odd integers between 2**k and 2**(k+1), k >= 53, lie exactly halfway between two doubles:
-    # the reader's double-double product must notice and defer to float().
+    # a parser must round them to even, as float() does.
     cells = []
     for k in range(53, 64):
         base = 2**k

@@ -89,3 +89,12 @@ def test_the_lesson_needs_only_numpy():
             assert top in stdlib or top in LESSON_THIRD_PARTY or name.startswith(
                 ("nnlearn.nn", "nnlearn.errors", "__future__")) or name == "nnlearn", \
                 f"{path.name} imports {name}: the lesson needs only numpy"
+
+
+def test_errors_is_at_the_bottom():
+    # every sub-package may import nnlearn.errors, so it imports no part of nnlearn (nor
+    # anything outside the standard library) itself
+    stdlib = set(sys.stdlib_module_names)
+    for name in _imports(PACKAGE / "errors.py"):
+        assert name.split(".")[0] in stdlib or name == "__future__", \
+            f"errors.py imports {name}: it must stand alone"
