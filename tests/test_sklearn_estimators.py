@@ -282,6 +282,13 @@ def test_invalid_parameters_are_value_errors_naming_the_parameter():
             MLPClassifier(max_iter=1, **params).fit(X, y)
 
 
+def test_an_unknown_name_gets_a_hint_for_python_not_for_the_command_line():
+    X, y = np.random.default_rng(0).random((20, 2)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="did you mean 'adam'") as info:
+        MLPClassifier(max_iter=1, optimizer="Adam").fit(X, y)
+    assert "nnlearn.register" in str(info.value) and "--plugin" not in str(info.value)
+
+
 # -- run folders ---------------------------------------------------------------------------------
 
 def csv_rows(text: str) -> list[list[str]]:

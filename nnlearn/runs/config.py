@@ -247,13 +247,14 @@ def _choice(choices: Sequence[str] | Callable[[], Sequence[str]], *,
         if isinstance(value, str) and value in names:
             return str(value)
         ctx.fail(key, f"expected one of {listed}; got {_show(value)}"
-                 f"{_did_you_mean(value, names)}", _PLUGIN_HINT if callable(choices) else None)
+                 f"{_did_you_mean(value, names)}", PLUGIN_HINT if callable(choices) else None)
 
     return check
 
 
 #: the hint under an unknown registry name: plugin names exist only with their --plugin file
-_PLUGIN_HINT = "a name a plugin registers needs its file on the command line: --plugin FILE.py"
+#: (the scikit-learn estimator words it for Python callers)
+PLUGIN_HINT = "a name a plugin registers needs its file on the command line: --plugin FILE.py"
 
 
 def _column(*, nullable: bool) -> Validator:
@@ -509,7 +510,7 @@ def _named_mapping(
                  f"write {key.rsplit('.', 1)[-1]}: {{name: {owners[0]}, {name_value}: {example}}}")
     if not (isinstance(name_value, str) and name_value in specs):
         ctx.fail(name_key, f"expected one of {', '.join(names)}; got {_show(name_value)}"
-                 f"{_did_you_mean(name_value, names)}", _PLUGIN_HINT)
+                 f"{_did_you_mean(name_value, names)}", PLUGIN_HINT)
     name = str(name_value)
     spec = specs[name]
     takes = ", ".join(spec) if spec else "no parameters"

@@ -52,7 +52,7 @@ from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import EarlyStopping, Split, Trainer
-from nnlearn.runs.config import OPTIMIZER_PARAMS, check_settings, defaults
+from nnlearn.runs.config import OPTIMIZER_PARAMS, PLUGIN_HINT, check_settings, defaults
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, model_from_arrays, save_model
 from nnlearn.runs.run import (
@@ -122,6 +122,11 @@ _KEY_TO_PARAM = (
 )
 
 
+#: In Python a plugin's names exist once its module has run ``nnlearn.register``.
+_PYTHON_PLUGIN_HINT = ("a plugin's names exist once its module, which calls nnlearn.register, "
+                       "has been imported")
+
+
 @contextlib.contextmanager
 def _as_value_errors() -> Iterator[None]:
     """nnlearn's ConfigError/DataError as the ValueError scikit-learn callers expect, naming the
@@ -135,7 +140,8 @@ def _as_value_errors() -> Iterator[None]:
                 where = param + where[len(key):]
                 break
         text = f"{where}: {exc.problem}" if where else exc.problem
-        raise ValueError(text + (f" ({exc.hint})" if exc.hint else "")) from None
+        hint = _PYTHON_PLUGIN_HINT if exc.hint == PLUGIN_HINT else exc.hint
+        raise ValueError(text + (f" ({hint})" if hint else "")) from None
     except DataError as exc:
         raise ValueError(str(exc) + (f" ({exc.hint})" if exc.hint else "")) from None
 
