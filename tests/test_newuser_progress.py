@@ -145,6 +145,9 @@ def test_restored_weights_are_said_with_the_reported_value():
     lines = loss_sparklines(_history([1, 0.5, 0.3, 0.2], val), restored_epoch=2, ascii=True)
     assert "epoch 2's weights were restored" in lines[2]
     assert "0.0641" in lines[2] and "0.0818" in lines[2] and lines[2].lstrip().startswith("^")
+    # the best epoch was the last: nothing was put back, so nothing is said about restoring
+    last = loss_sparklines(_history([1, 0.5, 0.3, 0.2], [0.3, 0.2, 0.1, 0.05]), restored_epoch=4)
+    assert len(last) == 2, last
 
 
 # ------------------------------------------------------------------------------------------

@@ -142,7 +142,8 @@ def loss_sparklines(history: Sequence[Mapping[str, float]], *, width: int = 40,
     if not finite:
         return lines
     epochs = [int(row.get("epoch", k + 1)) for k, row in enumerate(history)]
-    if restored_epoch is not None and restored_epoch in epochs:
+    # restoring the last epoch's weights changes nothing: then only the lowest value is marked
+    if restored_epoch is not None and restored_epoch in epochs[:-1]:
         best = epochs.index(restored_epoch)
         note = (f"epoch {restored_epoch}'s weights were restored (early stopping): "
                 f"{marked} {_num(values[best])} there, not the last {_num(values[finite[-1]])}")
