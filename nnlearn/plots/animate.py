@@ -43,7 +43,7 @@ def snapshot_boundaries(run: str | os.PathLike, *, data: str | os.PathLike | Non
         if not data:
             raise NnlearnError(f"{run}: the run's config names no data.train file",
                                hint="pass --data CSV")
-    table = read_csv(data, target=model.target, features=model.feature_names)
+    table = read_csv(data, target=model.target, **model.read_options())
     epochs, frames = read_snapshots(snap_file)
     final = model.network.get_weights()
     out = []

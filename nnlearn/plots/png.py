@@ -326,16 +326,36 @@ def variant_groups(configs: Sequence[Mapping[str, Any] | None],
 # decision boundary and confusion matrix: data
 
 
-def _require_classifier(model: Model, what: str, n_features: int | None = None) -> None:
+def input_names(model: Model) -> list[str]:
+    """The name of every network input: the feature columns, or their encoded names (one
+    ``level=high`` per category of a one-hot column) when the model encodes its columns."""
+    return list(model.feature_names) if model.encoding is None else list(model.encoding.names)
+
+
+def not_two_dimensional(model: Model) -> str | None:
+    """What a decision boundary would need that ``model`` lacks (e.g. ``exactly 2 features;
+    this one has 4 (...)``), or None when its inputs are a plane: exactly two numeric inputs.
+    A one-hot input only takes the values 0 and 1, so it is no axis."""
+    names = input_names(model)
+    enc = model.encoding
+    if enc is None or not enc.categorical:
+        if len(names) == 2:
+            return None
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        return f"exactly 2 features; this one has {len(names)} ({shown})"
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return (f"exactly 2 numeric features; this one has {enc.describe()} ({shown}): "
+            f"{', '.join(enc.categorical)} one-hot encoded")
+
+
+def _require_classifier(model: Model, what: str, two_d: bool = False) -> None:
     if model.task != "classification":
         raise NnlearnError(f"{what} needs a classification model; this one does regression",
                            hint="for a regression model: nnlearn plot RUN_DIR --residuals "
                                 "(predicted vs actual, and the residuals)")
-    if n_features is not None and len(model.feature_names) != n_features:
-        names = ", ".join(model.feature_names[:4]) + (", ..." if len(model.feature_names) > 4
-                                                      else "")
-        raise NnlearnError(f"{what} needs a model with exactly {n_features} features; this one "
-                           f"has {len(model.feature_names)} ({names})")
+    missing = not_two_dimensional(model) if two_d else None
+    if missing is not None:
+        raise NnlearnError(f"{what} needs a model with {missing}")
 
 
 @dataclass
@@ -359,12 +379,13 @@ class Boundary:
 
 def boundary_grid(model: Model, table: Table, *, resolution: int | tuple[int, int] = 200,
                   margin: float = 0.1) -> Boundary:
-    """Evaluate a 2-feature classifier on a ``resolution`` grid (nx, ny) covering ``table``'s
-    points plus ``margin`` of their range on each side; the grid is in raw feature units
-    (the model's own scaler standardises it, as it does any input)."""
-    _require_classifier(model, "a decision-boundary picture", 2)
+    """Evaluate a classifier with two numeric inputs on a ``resolution`` grid (nx, ny) covering
+    the points of ``table`` (read with ``model.read_options()``; empty cells filled as the
+    model fills them) plus ``margin`` of their range on each side; the grid is in raw feature
+    units (the model's own scaler standardises it, as it does any input)."""
+    _require_classifier(model, "a decision-boundary picture", two_d=True)
     nx, ny = (resolution, resolution) if isinstance(resolution, int) else resolution
-    X = table.X
+    X = model.encode(table)  # with missing cells filled as the model fills them
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = np.where(hi > lo, (hi - lo) * margin, 1.0)
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], nx)
@@ -374,7 +395,7 @@ def boundary_grid(model: Model, table: Table, *, resolution: int | tuple[int, in
     proba = np.asarray(proba, dtype=np.float64).reshape(ny, nx, -1)
     y = model.encoder.transform(table.y, lines=table.lines, path=table.path)
     return Boundary(xs, ys, proba, proba.argmax(axis=2), X, y, list(model.classes),
-                    list(model.feature_names), table.path)
+                    input_names(model), table.path)
 
 
 @dataclass
@@ -412,7 +433,8 @@ class Residuals:
 
 
 def residual_data(model: Model, table: Table) -> Residuals:
-    """Predicted vs actual values of a regression model on a labelled ``table``."""
+    """Predicted vs actual values of a regression model on a labelled ``table`` (read with
+    ``model.read_options()``)."""
     from nnlearn.data import regression_targets
 
     if model.task != "regression":
@@ -421,7 +443,7 @@ def residual_data(model: Model, table: Table) -> Residuals:
                            hint="for a classifier: --confusion, or --roc for two classes")
     y = regression_targets(table.y, table.lines, table.path, column=table.target)
     actual = np.asarray(y, dtype=np.float64).reshape(len(table.X), -1)
-    predicted = model.predict_values(table.X).reshape(actual.shape)
+    predicted = model.predict_values(model.encode(table)).reshape(actual.shape)
     ss_res = float(((actual - predicted) ** 2).sum())
     ss_tot = float(((actual - actual.mean(axis=0)) ** 2).sum())
     r2 = 1 - ss_res / ss_tot if ss_tot > 0 else math.nan
@@ -471,15 +493,15 @@ def roc_curves(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ..
 
 
 def roc_data(model: Model, table: Table) -> Roc:
-    """ROC and precision-recall curves of a two-class model on a labelled ``table``; the
-    second class (in the model's order) is the positive one."""
+    """ROC and precision-recall curves of a two-class model on a labelled ``table`` (read with
+    ``model.read_options()``); the second class (in the model's order) is the positive one."""
     _require_classifier(model, "ROC and precision-recall curves")
     if len(model.classes) != 2:
         raise NnlearnError(f"ROC and precision-recall curves are for two classes; this model "
                            f"has {len(model.classes)}",
                            hint="use --confusion for the confusion matrix")
     y = model.encoder.transform(table.y, lines=table.lines, path=table.path)
-    proba = np.asarray(model.predict_proba(table.X), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(model.encode(table)), dtype=np.float64)
     truth = (np.asarray(y) == 1).astype(np.float64)
     fpr, tpr, precision, recall, auc, ap = roc_curves(proba[:, 1], truth)
     return Roc(fpr, tpr, precision, recall, auc, ap, str(model.classes[1]),
@@ -497,7 +519,7 @@ def _run_and_table(run: str | os.PathLike, data: str | os.PathLike | None,
         if not data:
             raise NnlearnError(f"{run}: no data given and the run's config names no data.{split} "
                                "file", hint="pass --data CSV")
-    return model, read_csv(data, target=model.target, features=model.feature_names)
+    return model, read_csv(data, target=model.target, **model.read_options())
 
 
 # ------------------------------------------------------------------------------------------

@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import NnlearnError
-from nnlearn.plots.png import curves_data, default_output, expand_runs, read_history_columns
+from nnlearn.plots.png import (
+    curves_data,
+    default_output,
+    expand_runs,
+    input_names,
+    not_two_dimensional,
+    read_history_columns,
+)
 from nnlearn.runs import atomicio
 
 REPORT_FILE = "report.html"
@@ -386,8 +393,8 @@ def _summary_section(run: _Run) -> str:
         facts.append(("seed", s["seed"]))
     if run.model is not None:
         m = run.model
-        sizes = [len(m.feature_names)] + [w.shape[1] for k, w in
-                                          m.network.get_weights().items() if k.endswith(".W")]
+        sizes = [len(input_names(m))] + [w.shape[1] for k, w in
+                                         m.network.get_weights().items() if k.endswith(".W")]
         facts.append(("network", " → ".join(map(str, sizes)) + f" ({m.task})"))
     dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(_fmt(v))}</dd>" for k, v in facts)
     return (f'<section id="summary"><h2>Summary</h2><div class="cols2"><div><dl>{dl}</dl>'
@@ -449,17 +456,17 @@ def _curves_section(run: _Run, snap_epochs: list[int]) -> str:
 
 def _boundary_frames(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, Any] | None:
     """Decision-region images (one data URI per frame) and the training points, for a
-    classifier with two features; None otherwise."""
+    classifier with two numeric inputs; None otherwise."""
     from nnlearn.data import read_csv
 
     model = run.model
-    if model is None or model.task != "classification" or len(model.feature_names) != 2:
+    if model is None or model.task != "classification" or not_two_dimensional(model):
         return None
     train = (run.cfg or {}).get("data", {}).get("train")
     if not train or not Path(train).is_file():
         return None
-    table = read_csv(train, target=model.target, features=model.feature_names)
-    X = table.X.astype(float)
+    table = read_csv(train, target=model.target, **model.read_options())
+    X = model.encode(table).astype(float)  # empty cells filled as the model fills them
     y = model.encoder.transform(table.y, lines=table.lines, path=table.path)
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = np.where(hi > lo, (hi - lo) * 0.1, 1.0)
@@ -488,7 +495,7 @@ def _boundary_frames(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str
         keep = np.linspace(0, len(X) - 1, MAX_POINTS).round().astype(int)
         X, y = X[keep], y[keep]
     return {"images": images, "X": X, "y": y, "lo": lo, "hi": hi,
-            "classes": list(model.classes), "features": list(model.feature_names),
+            "classes": list(model.classes), "features": input_names(model),
             "colours": [PALETTE[i % len(PALETTE)] for i in range(k)]}
 
 
@@ -528,7 +535,9 @@ def _network_data(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, A
         return None
     model = run.model
     layers = _dense_layers(model)
-    full = [len(model.feature_names)] + [frames[0][f"{n}.W"].shape[1] for n, _ in layers]
+    # the inputs as the first W sees them: one per one-hot category, not per CSV column
+    full = [frames[0][f"{layers[0][0]}.W"].shape[0]] + [frames[0][f"{n}.W"].shape[1]
+                                                       for n, _ in layers]
     sizes = [min(n, MAX_UNITS) for n in full]  # the first MAX_UNITS of a wider layer
 
     def w(f: dict[str, np.ndarray], i: int) -> np.ndarray:
@@ -552,7 +561,7 @@ def _network_data(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, A
     outputs = model.classes if model.task == "classification" else [model.target]
     if sizes[-1] == 1 and model.task == "classification":
         outputs = [f"p({model.classes[-1]})"]
-    return {"sizes": sizes, "inputs": list(model.feature_names), "outputs": list(outputs or []),
+    return {"sizes": sizes, "inputs": input_names(model), "outputs": list(outputs or []),
             "acts": [a for _, a in layers], "wscale": wscale, "bscale": bscale, "snaps": snaps,
             "cut": ", ".join(cut)}
 
@@ -604,10 +613,15 @@ def _learn_section(run: _Run) -> tuple[str, dict[str, Any]]:
                      f'<figcaption><div class="legend">{legend}</div>Background: the class the '
                      "network predicts at each point (paler where it is unsure). Dots: the "
                      "training data, coloured by their true class.</figcaption></figure>")
-    elif run.model is not None and run.model.task == "classification" and len(
-            run.model.feature_names) == 2:
+    elif run.model is not None and run.model.task == "classification" and \
+            not not_two_dimensional(run.model):
         panes.append('<p class="note">The training data file named in the run\'s config is '
                      "not there any more, so the decision regions cannot be drawn.</p>")
+    elif run.model is not None and run.model.encoding is not None and \
+            run.model.encoding.categorical:
+        panes.append('<p class="note">Decision regions are drawn for classifiers with exactly '
+                     "two numeric input features; this model has "
+                     f"{_esc(run.model.encoding.describe())}.</p>")
     elif run.model is not None:
         panes.append('<p class="note">Decision regions are drawn for classifiers with exactly '
                      f"two input features; this model has {len(run.model.feature_names)}.</p>")
@@ -741,9 +755,9 @@ def _regression_plot(run: _Run, test: dict[str, Any]) -> str:
     if run.model is None or not path or not Path(path).is_file():
         return f'<p class="note">R² {_fmt(test.get("r2"))}, RMSE {_fmt(test.get("rmse"))}.</p>'
     model = run.model
-    table = read_csv(path, target=model.target, features=model.feature_names)
+    table = read_csv(path, target=model.target, **model.read_options())
     y = regression_targets(table.y, table.lines, table.path, column=table.target)[:, 0]
-    pred = model.predict_values(table.X)[:, 0]
+    pred = model.predict_values(model.encode(table))[:, 0]
     lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
     p = _Plot(420, 400, (lo, hi), (lo, hi), title="predicted vs actual", xlabel=f"actual "
               f"{model.target}", ylabel="predicted")
