@@ -861,7 +861,8 @@ def _unicode_ok(stream) -> bool:
 @click.option("--metric", help="Second panel of the curves: accuracy, r2, rmse, lr, ... "
                                "(default: accuracy or r2).")
 @click.option("--boundary", is_flag=True,
-              help="Decision regions with the training points (2-feature classification).")
+              help="Decision regions with the training points (a classifier with two numeric "
+                   "inputs).")
 @click.option("--confusion", is_flag=True, help="Confusion-matrix heatmap on the test data.")
 @click.option("--roc", is_flag=True,
               help="ROC and precision-recall curves with their areas (two classes), test data.")
@@ -879,8 +880,8 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
 
     Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend, below
     the panels, names what differs between their configs, and runs that differ only in their
-    seed are drawn as one mean line with a min-max band. --boundary draws the decision regions of a 2-feature
-    classifier, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
+    seed are drawn as one mean line with a min-max band. --boundary draws the decision regions of
+    a classifier with two numeric inputs, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
     two-class model, --residuals the predictions of a regression model against the truth;
     --text draws curves, boundary or confusion matrix in the terminal. PNGs need the extra:
     pip install 'nnlearn[plot]'. Prints the path of the picture written.

@@ -326,17 +326,11 @@ def variant_groups(configs: Sequence[Mapping[str, Any] | None],
 # decision boundary and confusion matrix: data
 
 
-def input_names(model: Model) -> list[str]:
-    """The name of every network input: the feature columns, or their encoded names (one
-    ``level=high`` per category of a one-hot column) when the model encodes its columns."""
-    return list(model.feature_names) if model.encoding is None else list(model.encoding.names)
-
-
 def not_two_dimensional(model: Model) -> str | None:
     """What a decision boundary would need that ``model`` lacks (e.g. ``exactly 2 features;
     this one has 4 (...)``), or None when its inputs are a plane: exactly two numeric inputs.
     A one-hot input only takes the values 0 and 1, so it is no axis."""
-    names = input_names(model)
+    names = model.input_names
     enc = model.encoding
     if enc is None or not enc.categorical:
         if len(names) == 2:
@@ -395,7 +389,7 @@ def boundary_grid(model: Model, table: Table, *, resolution: int | tuple[int, in
     proba = np.asarray(proba, dtype=np.float64).reshape(ny, nx, -1)
     y = model.encoder.transform(table.y, lines=table.lines, path=table.path)
     return Boundary(xs, ys, proba, proba.argmax(axis=2), X, y, list(model.classes),
-                    input_names(model), table.path)
+                    model.input_names, table.path)
 
 
 @dataclass

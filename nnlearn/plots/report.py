@@ -44,7 +44,6 @@ from nnlearn.plots.png import (
     curves_data,
     default_output,
     expand_runs,
-    input_names,
     not_two_dimensional,
     read_history_columns,
 )
@@ -393,7 +392,7 @@ def _summary_section(run: _Run) -> str:
         facts.append(("seed", s["seed"]))
     if run.model is not None:
         m = run.model
-        sizes = [len(input_names(m))] + [w.shape[1] for k, w in
+        sizes = [len(m.input_names)] + [w.shape[1] for k, w in
                                          m.network.get_weights().items() if k.endswith(".W")]
         facts.append(("network", " → ".join(map(str, sizes)) + f" ({m.task})"))
     dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(_fmt(v))}</dd>" for k, v in facts)
@@ -495,7 +494,7 @@ def _boundary_frames(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str
         keep = np.linspace(0, len(X) - 1, MAX_POINTS).round().astype(int)
         X, y = X[keep], y[keep]
     return {"images": images, "X": X, "y": y, "lo": lo, "hi": hi,
-            "classes": list(model.classes), "features": input_names(model),
+            "classes": list(model.classes), "features": model.input_names,
             "colours": [PALETTE[i % len(PALETTE)] for i in range(k)]}
 
 
@@ -561,7 +560,7 @@ def _network_data(run: _Run, frames: list[dict[str, np.ndarray]]) -> dict[str, A
     outputs = model.classes if model.task == "classification" else [model.target]
     if sizes[-1] == 1 and model.task == "classification":
         outputs = [f"p({model.classes[-1]})"]
-    return {"sizes": sizes, "inputs": input_names(model), "outputs": list(outputs or []),
+    return {"sizes": sizes, "inputs": model.input_names, "outputs": list(outputs or []),
             "acts": [a for _, a in layers], "wscale": wscale, "bscale": bscale, "snaps": snaps,
             "cut": ", ".join(cut)}
 

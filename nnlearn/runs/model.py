@@ -67,6 +67,12 @@ class Model:
         """A table read with ``read_options()`` -> (n, inputs) encoded features."""
         return table.X if self.encoding is None else self.encoding.transform(table)
 
+    @property
+    def input_names(self) -> list[str]:
+        """The name of every network input: the feature columns, or their encoded names (one
+        ``level=high`` per category of a one-hot column) when the model encodes its columns."""
+        return list(self.feature_names) if self.encoding is None else list(self.encoding.names)
+
     def input_name(self, j: int) -> str:
         """The CSV column network input ``j`` comes from."""
         return self.feature_names[j] if self.encoding is None else self.encoding.source(j)
