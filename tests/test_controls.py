@@ -70,6 +70,47 @@ def test_early_stopping_on_a_metric_to_maximise(tmp_path):
     assert metrics["val"]["accuracy"] == max(accuracies)
 
 
+@pytest.mark.parametrize("config,task", [("iris.yaml", "classification"),
+                                         ("diabetes.yaml", "regression")])
+def test_the_monitors_the_config_offers_are_what_a_run_logs(tmp_path, config, task):
+    from nnlearn.runs.config import EPOCH_METRICS, MONITOR_NAMES
+
+    cfg = load_config(CONFIGS / config, ["training.epochs=1"])
+    _, history, _ = _train(cfg, tmp_path)
+    logged = {k[len("val_"):] for k in history[0] if k.startswith("val_")} - {"loss"}
+    assert logged == set(EPOCH_METRICS[task])
+    assert {f"train_{m}" for m in logged} <= set(history[0])
+    assert {"val_loss", "train_loss", *(f"val_{m}" for m in logged)} <= set(MONITOR_NAMES)
+
+
+def _regression_csv(path: Path, rows: int) -> None:
+    rng = np.random.default_rng(0)
+    lines = ["a,b,y"] + [f"{a:.3f},{b:.3f},{a + 2 * b:.3f}" for a, b in rng.random((rows, 2))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("training,rows,key,words", [
+    # task auto: the data says regression only once it is read
+    ("early_stopping: {monitor: val_accuracy}", 40, "training.early_stopping.monitor",
+     "classification metric but the task is regression"),
+    ("schedule: {name: plateau, monitor: val_accuracy}", 40, "training.schedule.monitor",
+     "classification metric but the task is regression"),
+    # val_fraction 0.2 of one row holds none back
+    ("epochs: 3", 1, "training.early_stopping.monitor", "too few rows to hold one back"),
+])
+def test_a_monitor_the_run_would_not_compute_is_refused_before_training(tmp_path, training,
+                                                                       rows, key, words):
+    _regression_csv(tmp_path / "r.csv", rows)
+    (tmp_path / "c.yaml").write_text(f"data: {{train: r.csv, target: y}}\n"
+                                     f"training: {{{training}}}\n")
+    with pytest.raises(ConfigError, match=words) as err:
+        runs.prepare(load_config(tmp_path / "c.yaml"))
+    assert err.value.key == key
+    proc = run_cli("train", tmp_path / "c.yaml", "--out", tmp_path / "run")
+    assert_clean_error(proc, 2, key, words)
+    assert not (tmp_path / "run").exists()  # refused before a run folder was made
+
+
 def test_without_early_stopping_the_run_says_it_completed(tmp_path):
     cfg = load_config(CONFIGS / "iris.yaml", ["training.epochs=4"])
     _, history, metrics = _train(cfg, tmp_path)

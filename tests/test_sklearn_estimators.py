@@ -276,7 +276,11 @@ def test_invalid_parameters_are_value_errors_naming_the_parameter():
              ({"schedule": {"name": "step", "gamma": 0.0}}, "schedule.gamma"),
              ({"schedule": {"name": "cosine", "warmup_epochs": 5}}, "schedule.warmup_epochs"),
              ({"clip_grad_norm": 0.0}, "clip_grad_norm"),
-             ({"init": "zeros"}, "init")]
+             ({"init": "zeros"}, "init"),
+             # a monitor the run would not compute: refused before the first epoch
+             ({"schedule": {"name": "plateau", "monitor": "val_r2"}}, "schedule.monitor"),
+             ({"schedule": {"name": "plateau"}, "validation_fraction": 0.0,
+               "early_stopping": False}, "schedule.monitor")]
     for params, name in cases:
         with pytest.raises(ValueError, match=name):
             MLPClassifier(max_iter=1, **params).fit(X, y)

@@ -20,8 +20,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from nnlearn.errors import ConfigError
-
 
 class Schedule:
     """Base class. ``base_lr`` is the configured ``training.learning_rate`` (> 0).
@@ -180,14 +178,6 @@ class Plateau(Schedule):
         return self._lr
 
     def step(self, epoch: int, metrics: Mapping[str, float]) -> float:
-        if self.monitor not in metrics:
-            hint = "set training.schedule.monitor to a metric that is computed"
-            if self.monitor.startswith("val_"):
-                hint = ("there is no validation split; set training.schedule.monitor: train_loss "
-                        "(or configure a validation split)")
-            raise ConfigError(
-                f"metric {self.monitor!r} is not available (have: {', '.join(sorted(metrics))})",
-                key="training.schedule.monitor", hint=hint)
         value = float(metrics[self.monitor])
         self.last_epoch = int(epoch)
         if improved(value, self.best if self.has_best else None, self.mode, self.min_delta):

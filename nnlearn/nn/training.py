@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.errors import ConfigError, DivergedError
+from nnlearn.errors import DivergedError
 from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
 from nnlearn.nn.schedules import auto_mode, improved
 
@@ -98,12 +98,6 @@ class EarlyStopping(Callback):
         self.best_weights: dict[str, np.ndarray] | None = None
 
     def on_epoch_end(self, trainer, logs):
-        if self.monitor not in logs:
-            raise ConfigError(
-                f"early stopping monitors {self.monitor!r}, which this run does not compute "
-                f"(it has {', '.join(k for k in logs if k not in ('epoch', 'lr', 'seconds'))})",
-                key="training.early_stopping.monitor",
-                hint="set data.val_fraction > 0 for val_* monitors, or monitor train_loss")
         value = logs[self.monitor]
         if improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, int(logs["epoch"]), 0

@@ -43,6 +43,7 @@ __all__ = [
     "TASK_NAMES",
     "apply_overrides",
     "check_layer_spec",
+    "check_monitors",
     "defaults",
     "dump_config",
     "load_config",
@@ -58,13 +59,18 @@ __all__ = [
 
 #: Real tasks; the config also accepts ``auto`` (the trainer infers it from the target column).
 TASK_NAMES: tuple[str, ...] = ("classification", "regression")
-#: Quantities early stopping and the plateau schedule may watch.
-MONITOR_NAMES: tuple[str, ...] = (
-    "val_loss", "train_loss", "val_accuracy", "val_f1_macro",
-    "val_r2", "val_rmse", "val_mae", "val_mse",
-)
-_CLASSIFICATION_MONITORS = ("val_accuracy", "val_f1_macro")
-_REGRESSION_MONITORS = ("val_r2", "val_rmse", "val_mae", "val_mse")
+#: What a run scores after every epoch, on the training batches and on the validation rows
+#: (``train_accuracy``, ``val_r2``, ...; ``run.metric_fn_for`` computes them).
+EPOCH_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy",),
+    "regression": ("r2", "rmse", "mae"),
+}
+#: Quantities early stopping and the plateau schedule may watch: the losses, and the metrics a
+#: run scores on its validation rows after every epoch.
+_CLASSIFICATION_MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS["classification"])
+_REGRESSION_MONITORS = tuple(f"val_{m}" for m in EPOCH_METRICS["regression"])
+MONITOR_NAMES: tuple[str, ...] = ("val_loss", "train_loss", *_CLASSIFICATION_MONITORS,
+                                  *_REGRESSION_MONITORS)
 
 
 def monitor_mode(monitor: str) -> str:
@@ -921,6 +927,26 @@ def _check_monitor(monitor: str, key: str, task: str | None, val_fraction: float
         ctx.fail(key, f"monitor {monitor!r} is a regression metric but the task is "
                  "classification",
                  f"use one of val_loss, train_loss, {', '.join(_CLASSIFICATION_MONITORS)}")
+
+
+def check_monitors(training: Mapping[str, Any], task: str, n_val: int,
+                   val_fraction: float) -> None:
+    """The monitors of resolved ``training`` settings against what the run will compute, once
+    the data has decided the task and how many rows ``val_fraction`` held back (``n_val``):
+    the config's own check could not know either with ``task: auto``, or a file too small to
+    hold a row back. Raises ConfigError naming the key, before any epoch runs."""
+    ctx = _Ctx(None, None)
+    schedule, stopping = training["schedule"], training["early_stopping"]
+    watched = [("training.early_stopping.monitor", stopping and stopping["monitor"]),
+               ("training.schedule.monitor",
+                schedule["monitor"] if schedule["name"] == "plateau" else None)]
+    for key, monitor in watched:
+        if not monitor:
+            continue
+        if monitor.startswith("val_") and val_fraction > 0 and n_val == 0:
+            ctx.fail(key, f"monitor {monitor!r} needs validation rows, but the training file "
+                     "has too few rows to hold one back", "monitor train_loss, or add rows")
+        _check_monitor(monitor, key, task, val_fraction, ctx)
 
 
 def _cross_checks(cfg: dict[str, Any], ctx: _Ctx) -> None:

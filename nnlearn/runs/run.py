@@ -56,7 +56,15 @@ from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
 from nnlearn.runs import atomicio, safeio
-from nnlearn.runs.config import MAX_EPOCHS, dump_config, read_yaml_text, resolve, yaml_load
+from nnlearn.runs.config import (
+    EPOCH_METRICS,
+    MAX_EPOCHS,
+    check_monitors,
+    dump_config,
+    read_yaml_text,
+    resolve,
+    yaml_load,
+)
 from nnlearn.runs.extend import build_network
 from nnlearn.runs.metrics import classification_metrics, regression_metrics
 from nnlearn.runs.model import Model
@@ -182,7 +190,7 @@ def metric_fn_for(model: Model) -> Callable[[np.ndarray, np.ndarray], dict[str, 
         if model.target_scaler is not None:
             p, t = model.target_scaler.inverse_transform(p), model.target_scaler.inverse_transform(t)
         m = regression_metrics(t, p)
-        return {"r2": m["r2"], "rmse": m["rmse"], "mae": m["mae"]}
+        return {k: m[k] for k in EPOCH_METRICS["regression"]}
     return regression
 
 
@@ -279,6 +287,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
     y_all = _targets(task, table, encoder, None)
     train_idx, val_idx = split_indices(len(table.X), d["val_fraction"], rng,
                                        stratify=y_all if encoder is not None else None)
+    check_monitors(t, task, len(val_idx), d["val_fraction"])
     encoding = FeatureEncoder(table.columns, d.get("categorical", []),
                               missing=d.get("missing", "refuse"),
                               unknown=d.get("unknown_category", "error")).fit(table, train_idx)

@@ -52,7 +52,13 @@ from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import EarlyStopping, Split, Trainer
-from nnlearn.runs.config import OPTIMIZER_PARAMS, PLUGIN_HINT, check_settings, defaults
+from nnlearn.runs.config import (
+    OPTIMIZER_PARAMS,
+    PLUGIN_HINT,
+    check_monitors,
+    check_settings,
+    defaults,
+)
 from nnlearn.runs.model import Model
 from nnlearn.runs.modelfile import load_arrays, model_from_arrays, save_model
 from nnlearn.runs.run import (
@@ -315,6 +321,9 @@ class _BaseMLP(BaseEstimator):
         layers, training = settings["model"]["layers"], settings["training"]
         loss_name = self._loss_name()
         train_idx, val_idx = split_indices(len(X), val_fraction, rng, stratify=stratify)
+        # a plateau schedule's monitor (early stopping is the estimator's own, checked in _fit)
+        check_monitors({**training, "early_stopping": None}, self._task, len(val_idx),
+                       val_fraction)
         names = self._feature_names()
         scaler = Standardizer().fit(X[train_idx], names) if self.standardize else None
         target_scaler = self._target_scaler(y_all[train_idx])
