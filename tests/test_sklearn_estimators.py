@@ -286,6 +286,14 @@ def test_invalid_parameters_are_value_errors_naming_the_parameter():
             MLPClassifier(max_iter=1, **params).fit(X, y)
 
 
+def test_messages_name_the_estimators_parameters_not_config_keys():
+    X, y = np.random.default_rng(0).random((20, 2)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="validation_fraction is 0") as info:
+        MLPClassifier(max_iter=1, schedule={"name": "plateau"}, validation_fraction=0.0,
+                      early_stopping=False).fit(X, y)
+    assert "data.val_fraction" not in str(info.value)
+
+
 def test_an_unknown_name_gets_a_hint_for_python_not_for_the_command_line():
     X, y = np.random.default_rng(0).random((20, 2)), np.arange(20) % 2
     with pytest.raises(ValueError, match="did you mean 'adam'") as info:

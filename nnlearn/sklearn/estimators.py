@@ -37,6 +37,7 @@ import contextlib
 import json
 import numbers
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,12 @@ def _as_value_errors() -> Iterator[None]:
             if where == key or where.startswith(key + "."):
                 where = param + where[len(key):]
                 break
-        text = f"{where}: {exc.problem}" if where else exc.problem
         hint = _PYTHON_PLUGIN_HINT if exc.hint == PLUGIN_HINT else exc.hint
-        raise ValueError(text + (f" ({hint})" if hint else "")) from None
+        text = (f"{where}: {exc.problem}" if where else exc.problem) + (f" ({hint})" if hint
+                                                                         else "")
+        for key, param in _KEY_TO_PARAM:  # config keys the message mentions, as parameters
+            text = re.sub(rf"\b{re.escape(key)}\b", param, text)
+        raise ValueError(text) from None
     except DataError as exc:
         raise ValueError(str(exc) + (f" ({exc.hint})" if exc.hint else "")) from None
 
