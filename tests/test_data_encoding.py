@@ -140,6 +140,40 @@ def test_a_trained_model_gets_no_hint_about_training_settings(run):
         assert "data.categorical" not in proc.stderr, proc.stderr
 
 
+def _train_on(folder, text: str, *args: str):
+    (folder / "train.csv").write_text(text)
+    return run_cli("train", folder / "c.yaml", *args, "--quiet", env=ENV)
+
+
+def test_init_from_refuses_inputs_that_mean_something_else(run, tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG.format(extra=""))
+    # same width (3 categories), other meaning: the weights of level=high would feed level=low
+    proc = _train_on(tmp_path, _train_csv().replace(",high,", ",top,"), "--out",
+                     tmp_path / "run", "--init-from", run / "run")
+    first = assert_clean_error(proc, 2, "inputs differ", "--init-from needs the same inputs")
+    assert "input 3 is 'level=high' there, 'level=low' here" in first, first
+    assert not (tmp_path / "run").exists()
+    # the same data: fine
+    proc = _train_on(tmp_path, _train_csv(), "--out", tmp_path / "ok", "--init-from", run / "run")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_resume_refuses_training_data_that_changed_since_the_checkpoint(tmp_path):
+    (tmp_path / "c.yaml").write_text(CONFIG.format(extra="").replace(
+        "epochs: 20", "epochs: 3, checkpoint_every: 1"))
+    proc = _train_on(tmp_path, _train_csv(), "--out", tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "checkpoint.npz").is_file()
+    (tmp_path / "train.csv").write_text(_train_csv().replace(",high,", ",top,"))
+    proc = run_cli("train", "--resume", tmp_path / "run", env=ENV)
+    first = assert_clean_error(proc, 2, "checkpoint.npz", "training data changed",
+                               "--init-from")
+    assert "level=high" in first and "level=top" in first, first
+    (tmp_path / "train.csv").write_text(_train_csv())  # back as it was: resumes
+    proc = run_cli("train", "--resume", tmp_path / "run", "--quiet", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_a_missing_target_is_refused_even_with_missing_mean(tmp_path):
     text = _train_csv().splitlines()
     text[4] = text[4].rsplit(",", 1)[0] + ","  # line 5: empty label
@@ -221,6 +255,12 @@ def test_encoder_round_trip_and_refusals(tmp_path):
     bad["categorical"]["c"] = ["b", "a"]
     with pytest.raises(DataError, match="sorted"):
         FeatureEncoder.from_dict(bad)
+    for column, fill, words in (("c", "z", "one of its categories"),
+                                ("x", "nan", "a finite number")):
+        bad = enc.to_dict()
+        bad["fill"][column] = fill  # a model file edited by hand
+        with pytest.raises(DataError, match=words):
+            FeatureEncoder.from_dict(bad)
     with pytest.raises(DataError) as info:  # refused by the reader unless missing values are on
         read_csv(path, target=None, categorical=["c"])
     assert (info.value.line, info.value.column) == (3, "x")

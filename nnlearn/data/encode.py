@@ -5,6 +5,8 @@ evaluation and prediction encode new rows the same way. Standardisation comes af
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nnlearn.data.prepare import _unseen
@@ -162,6 +164,12 @@ class FeatureEncoder:
                                 f"{c!r} are not unique and sorted")
         if enc.missing == "mean" and set(enc.fill) != set(columns):
             raise DataError("invalid feature encoding description: missing values to fill")
+        for c, value in enc.fill.items():  # a category seen in training, or a finite mean
+            expected = ("one of its categories" if c in enc.categories else "a finite number")
+            if (value not in enc.categories[c]) if c in enc.categories else \
+                    not math.isfinite(value):
+                raise DataError(f"invalid feature encoding description: the fill value of "
+                                f"{c!r} ({value!r}) is not {expected}")
         if "width" in d and d["width"] != enc.width:
             raise DataError("invalid feature encoding description: the width does not match")
         return enc

@@ -630,7 +630,8 @@ def _resume(run_dir: Path, callbacks: Sequence[Callback]) -> RunResult:
     cfg = load_run_config(run_dir)
     p = _prepare_run(cfg, callbacks, run_dir / CONFIG_FILE)
     arrays, meta = load_arrays(ckpt)
-    model_from_arrays(ckpt, arrays, meta)  # shapes and finite values, before anything is used
+    saved = model_from_arrays(ckpt, arrays, meta)  # shapes, finite values, before any use
+    _check_same_data(ckpt, saved, p.model)
     state = meta.get("training_state")
     _check_training_state(ckpt, state, p.cfg)
     _check_state_matches(ckpt, p.trainer, arrays, state)
@@ -885,6 +886,40 @@ def _write_snapshots(p: Prepared, run_dir: Path, ckpt: Checkpointer | None = Non
         write_snapshots(run_dir / SNAPSHOTS_FILE, snaps, p.model.metadata(), count=count)
 
 
+def _check_same_data(ckpt: Path, saved: Model, now: Model) -> None:
+    """A resumed run continues as if it had never stopped only on the data it started with: the
+    same inputs, classes, encoding (categories, fill values) and standardisation, which the
+    checkpoint's model file holds and ``prepare`` has just derived again from data.train."""
+    def described(m: Model) -> dict[str, Any]:
+        return {"inputs": m.input_names, "classes": m.classes,
+                "encoding": None if m.encoding is None else m.encoding.to_dict(),
+                "standardisation": None if m.scaler is None else m.scaler.to_dict(),
+                "target standardisation": (None if m.target_scaler is None
+                                           else m.target_scaler.to_dict())}
+    then, now_ = described(saved), described(now)
+    if then["encoding"] is None:  # written before encodings were saved: the inputs must do
+        now_["encoding"] = None
+    changed = [k for k in then if json.dumps(then[k], default=str) != json.dumps(now_[k],
+                                                                                 default=str)]
+    if changed:
+        raise NnlearnError(
+            f"{ckpt}: the training data changed since this checkpoint was written (its "
+            f"{', '.join(changed)} differ{'s' if len(changed) == 1 else ''}, e.g. "
+            f"{_first_difference(then[changed[0]], now_[changed[0]])})",
+            hint="resume needs the data the run started with; to train on the new data from "
+                 "these weights: nnlearn train CONFIG --init-from RUN_DIR")
+
+
+def _first_difference(then: Any, now: Any) -> str:
+    """Where two JSON-able descriptions first differ, as ``then ... now ...`` (short)."""
+    if isinstance(then, dict) and isinstance(now, dict):
+        for key in [*then, *(k for k in now if k not in then)]:
+            if json.dumps(then.get(key), default=str) != json.dumps(now.get(key), default=str):
+                return f"{key}: {_first_difference(then.get(key), now.get(key))}"
+    text = f"{json.dumps(then, default=str)} then, {json.dumps(now, default=str)} now"
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
     """``--init-from``: start from saved weights (same architecture), fresh optimizer state."""
     source = load_run(path)[0]
@@ -898,7 +933,21 @@ def _copy_weights_from(model: Model, path: str | os.PathLike) -> None:
         raise NnlearnError(f"{path}: its architecture does not match this config's (layer "
                            f"sizes {sizes(theirs)} there, {sizes(ours)} here)",
                            hint="--init-from needs the same inputs, hidden layers and outputs")
+    # same shapes are not enough: each input (and class) must mean what it meant there
+    for what, there, here in (("input", source.input_names, model.input_names),
+                              ("class", list(source.classes or []), list(model.classes or []))):
+        if there != here:
+            k = next(i for i, (a, b) in enumerate(zip(there + [None], here + [None])) if a != b)
+            raise NnlearnError(
+                f"{path}: its {what}s differ from this config's ({what} {k + 1} is "
+                f"{_shown_name(there, k)} there, {_shown_name(here, k)} here)",
+                hint="--init-from needs the same inputs, hidden layers and outputs: the same "
+                     "feature columns in the same order, categories and classes")
     model.network.set_weights(source.network.get_weights())
+
+
+def _shown_name(names: list[str], k: int) -> str:
+    return repr(str(names[k])) if k < len(names) else "absent"
 
 
 # ------------------------------------------------------------------------------------------
