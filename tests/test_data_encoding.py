@@ -174,6 +174,16 @@ def test_resume_refuses_training_data_that_changed_since_the_checkpoint(tmp_path
     assert proc.returncode == 0, proc.stderr
 
 
+def test_the_estimator_refuses_a_run_that_encodes_its_columns(run):
+    pytest.importorskip("sklearn")
+    from nnlearn.sklearn import MLPClassifier
+
+    with pytest.raises(ValueError, match="one-hot encodes 'level' and fills empty cells") as info:
+        MLPClassifier.from_run(run / "run")
+    assert "2 numeric + 3 one-hot = 5 inputs from 3 columns" in str(info.value)
+    assert "OneHotEncoder" in str(info.value)
+
+
 def test_a_missing_target_is_refused_even_with_missing_mean(tmp_path):
     text = _train_csv().splitlines()
     text[4] = text[4].rsplit(",", 1)[0] + ","  # line 5: empty label

@@ -471,6 +471,18 @@ class _BaseMLP(BaseEstimator):
         if model.task != cls._task:
             raise ValueError(f"{path} holds a {model.task} model; load it with "
                              f"{'MLPClassifier' if model.task == 'classification' else 'MLPRegressor'}")
+        enc = model.encoding
+        if enc is not None and enc.encodes:  # X here is numbers only, as scikit-learn passes it
+            how = []
+            if enc.categorical:
+                how.append(f"one-hot encodes {', '.join(map(repr, enc.categorical))}")
+            if enc.missing == "mean":
+                how.append("fills empty cells with training values")
+            raise ValueError(
+                f"{path} {' and '.join(how)} ({enc.describe()} from {len(enc.columns)} "
+                f"columns); the estimator reads numeric arrays only: use nnlearn eval/predict "
+                f"on the run, or put OneHotEncoder/SimpleImputer in a pipeline before the "
+                f"estimator and fit that")
         saved = meta.get("estimator")
         names = cls._get_param_names()
         if isinstance(saved, dict) and isinstance(saved.get("params"), dict):
