@@ -232,6 +232,20 @@ def test_explain_shows_the_raw_row_beside_the_encoded_input(run):
     assert f"level={level}: 1" in text
 
 
+def test_explain_shows_a_mean_filled_cell_as_0_not_rounding_noise(tmp_path):
+    # the mean of the 6 known values, standardised with the mean of all 7 after filling, is
+    # -1.9e-17 in floating point: the student should read 0
+    a = ["", "0.822", "0.33", "-1.303", "0.905", "0.446", "-0.537"]
+    rows = [f"{v},{i % 3},{'yes' if i % 2 else 'no'}" for i, v in enumerate(a)]
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    (tmp_path / "c.yaml").write_text("seed: 1\ndata: {train: t.csv, target: label, "
+                                     "val_fraction: 0, missing: mean}\ntraining: {epochs: 1}\n")
+    proc = run_cli("explain", tmp_path / "c.yaml", "--sample", "0", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "x (encoded, standardised): a: 0, b:" in text, text
+
+
 def test_old_model_files_without_an_encoding_still_load(run, tmp_path):
     from nnlearn.runs.modelfile import load_arrays, load_model, save_arrays
     from nnlearn.runs.run import predict_rows

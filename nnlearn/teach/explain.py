@@ -509,10 +509,11 @@ def format_explanation(ex: StepExplanation, *, max_rows: int = 8, max_cols: int 
             more = f", ... ({len(pairs)} in all)" if len(pairs) > 8 else ""
             return ", ".join(f"{k}: {v}" for k, v in pairs[:8]) + more
 
+        # a cell filled with the training mean standardises to 0 up to rounding (1e-16): show 0
+        shown = [(k, f"{0.0 if abs(v) < 1e-12 else v:.3g}") for k, v in ex.input_row]
         out += textwrap.wrap(
             f"Input, line {ex.lines[0]}: {listed(ex.raw_row)}  →  x (encoded, standardised): "
-            f"{listed([(k, f'{v:.3g}') for k, v in ex.input_row])}", width,
-            subsequent_indent="  ")
+            f"{listed(shown)}", width, subsequent_indent="  ")
     out += ["", f"FORWARD  (input → output), n = {n}"]
     last_i = len(ex.blocks) - 1
     for i, blk in enumerate(ex.blocks):
