@@ -71,7 +71,16 @@ class Group(click.Group):
         except Exception as exc:
             if os.environ.get("NNLEARN_DEBUG"):
                 raise
+            from nnlearn.runs.plugins import loaded_paths, raised_in_plugin
+
+            where = raised_in_plugin(exc)
+            if where is not None:  # the user's own code: say where, as for any input error
+                _fail(f"{where}: {type(exc).__name__}: {exc}", 2,
+                      "an error in the plugin's code (--plugin); fix it there and rerun")
+            plugins = loaded_paths()
             _fail(f"internal error: {type(exc).__name__}: {exc}", 1,
+                  f"If it comes from a plugin ({', '.join(plugins)}), check what its forward "
+                  "and backward return; else this is a bug in nnlearn." if plugins else
                   "This is a bug in nnlearn. Rerun with NNLEARN_DEBUG=1 to see the traceback.")
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -475,3 +475,35 @@ def test_config_show_takes_plugins(moons):
     proc = run_cli("config", "show", "configs/moons.yaml", "--plugin", "swish.py",
                    "--set", "model.activation=swish", cwd=moons)
     assert proc.returncode == 0 and "activation: swish" in proc.stdout, proc.stderr
+
+
+def test_an_exception_in_a_plugins_code_is_the_plugins_error_and_leaves_no_run(tmp_path):
+    # a student's unfinished exercise: exit 2 naming the file and line, not "a bug in nnlearn"
+    exercise = ROOT / "exercises" / "01_sigmoid.py"
+    for args in (("train", CONFIGS / "moons.yaml", "--out", tmp_path / "run"),
+                 ("explain", CONFIGS / "moons.yaml"),
+                 ("gradcheck", CONFIGS / "moons.yaml")):
+        proc = run_cli(*args, "--plugin", exercise, "--set", "model.activation=my_sigmoid")
+        first = assert_clean_error(proc, 2, "NotImplementedError: your code here",
+                                   "plugin's code")
+        assert re.search(r"01_sigmoid\.py:\d+: ", first), first
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_plugin_that_returns_the_wrong_shape_is_pointed_at_and_leaves_no_run(tmp_path):
+    plugin = write_dedented(tmp_path, "bad.py", """
+        import numpy as np
+        from nnlearn import Activation, register
+
+        @register("half")
+        class Half(Activation):
+            def forward(self, x):
+                return x
+            def backward(self, grad_out):
+                return grad_out[:, :1]  # one column too few: numpy fails in nnlearn's code
+        """)
+    proc = run_cli("train", CONFIGS / "xor.yaml", "--out", tmp_path / "run", "--plugin", plugin,
+                   "--set", "model.activation=half")
+    assert proc.returncode == 1, proc.stderr
+    assert "bad.py" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()

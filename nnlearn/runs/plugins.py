@@ -64,6 +64,17 @@ def where_in(cls: type, exc: BaseException | None) -> str:
         return path
 
 
+def raised_in_plugin(exc: BaseException) -> str | None:
+    """``FILE:LINE`` of the deepest frame of ``exc``'s traceback that runs a loaded plugin's
+    code, or None: an exception from there is the plugin's to fix, not nnlearn's."""
+    where = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        path = os.path.abspath(frame.f_code.co_filename)
+        if path in _LOADED:
+            where = f"{path}:{lineno}"
+    return where
+
+
 def _raised_by(exc: BaseException, filename: str | None) -> bool:
     """Was ``exc`` raised inside ``filename`` (its traceback's last frame)?"""
     frames = list(traceback.walk_tb(exc.__traceback__))

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -588,6 +589,7 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
     p = _prepare_run(cfg, callbacks, config_path)
     if init_from is not None:
         _copy_weights_from(p.model, init_from)
+    existed = out is not None and Path(out).is_dir()
     if out is not None:
         run_dir = make_run_dir(Path(out), numbered=False)
     elif p.cfg["output"].get("dir"):
@@ -596,13 +598,26 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
         run_dir = make_run_dir(default_run_dir(config_path), numbered=True)
     # The folder is ours while the lock is held; checking it is empty only now, under the lock,
     # is what makes two runs started together on one --out fail one of them.
-    with safeio.claim_folder(run_dir):
-        if out is not None:
-            _require_empty(run_dir)
-        if on_run_dir is not None:
-            on_run_dir(run_dir)
-        atomicio.write_text(run_dir / CONFIG_FILE, dump_config(p.cfg))
-        return _fit_and_write(p, run_dir)
+    try:
+        with safeio.claim_folder(run_dir):
+            if out is not None:
+                _require_empty(run_dir)
+            if on_run_dir is not None:
+                on_run_dir(run_dir)
+            atomicio.write_text(run_dir / CONFIG_FILE, dump_config(p.cfg))
+            return _fit_and_write(p, run_dir)
+    except NnlearnError:
+        raise  # reported, with what the folder holds (a checkpoint, the divergence, ...)
+    except Exception:
+        # a bug, nnlearn's or a plugin's: leave no half-made run folder behind
+        for child in run_dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        if not existed:
+            run_dir.rmdir()
+        raise
 
 
 def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) -> RunResult:
