@@ -55,6 +55,7 @@ class InterruptAfterEpoch(Callback):
     (3, 10, [0, 5, 10]),
     (5, 100, [0, 25, 50, 75, 100]),
     (20, 5, [0, 1, 2, 3, 4, 5]),  # more snapshots than epochs: every epoch once
+    (10**12, 3, [0, 1, 2, 3]),  # far more: still every epoch once, without a huge linspace
 ])
 def test_planned_epochs_are_evenly_spaced_from_the_start_to_the_end(count, epochs, expected):
     assert snapshot_epochs(count, epochs) == expected
@@ -166,3 +167,10 @@ def test_a_damaged_snapshots_file_is_one_clear_error(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(ModelFileError, match=str(path.name)):
         read_snapshots(path)
+
+
+def test_a_snapshot_count_beyond_any_run_is_a_config_error(tmp_path):
+    proc = run_cli("train", CONFIGS / "iris.yaml", "--snapshots", "10000000000",
+                   "--out", tmp_path / "run")
+    assert_clean_error(proc, 2, "training.snapshots", "at most")
+    assert not (tmp_path / "run").exists()

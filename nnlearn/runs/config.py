@@ -662,7 +662,7 @@ _SECTIONS: dict[str, dict[str, tuple[Any, Validator]]] = {
         "checkpoint_every": (0, _integer(0, maximum=MAX_EPOCHS)),
         "dtype": ("float64", _choice(("float64", "float32"))),
         "diagnostics": (False, _boolean),
-        "snapshots": (0, _integer(0)),
+        "snapshots": (0, _integer(0, maximum=MAX_EPOCHS + 1)),  # epochs 0..epochs at most
         "shuffle": (True, _boolean),
         "threads": (None, _integer(1, nullable=True, maximum=MAX_THREADS)),
     },

@@ -609,7 +609,10 @@ def train(cfg: dict[str, Any], *, config_path: str | os.PathLike | None = None,
     except NnlearnError:
         raise  # reported, with what the folder holds (a checkpoint, the divergence, ...)
     except Exception:
-        # a bug, nnlearn's or a plugin's: leave no half-made run folder behind
+        # a bug, nnlearn's or a plugin's: leave no half-made run folder behind, unless a
+        # periodic checkpoint (training.checkpoint_every) makes it resumable
+        if (run_dir / CHECKPOINT_FILE).exists():
+            raise
         for child in run_dir.iterdir():
             if child.is_dir():
                 shutil.rmtree(child)

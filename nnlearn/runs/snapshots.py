@@ -37,6 +37,7 @@ def snapshot_epochs(count: int, epochs: int) -> list[int]:
         return []
     if count == 1:
         return [epochs]
+    count = min(count, epochs + 1)  # there are no more epochs than 0, 1, ..., epochs
     return sorted({int(e) for e in np.round(np.linspace(0, epochs, count))})
 
 
