@@ -36,6 +36,14 @@ def test_a_bad_override_value_names_the_override_not_the_file(project):
     first = result.output.splitlines()[0]
     assert first.startswith("Error: override 'training.epochs=1e3': training.epochs:"), first
     assert "iris.yaml" not in first
+    # an item inside a list set by --set: the override too
+    for item, key in (("model.hidden=[-1]", "model.hidden[0]:"),
+                      ("model.layers=[{units: 3, activation: nope}]",
+                       "model.layers[0].activation:")):
+        result = _invoke("config", "show", "configs/iris.yaml", "--set", item)
+        first = result.output.splitlines()[0]
+        assert result.exit_code == 2 and first.startswith(f"Error: override '{item}': {key}"), \
+            first
     # a bad value in the file itself still names the file
     (project / "bad.yaml").write_text("data: {train: data/iris.csv, target: species}\n"
                                       "training: {epochs: 1e3}\n")

@@ -1555,6 +1555,7 @@ def _override_of(key: str | None, overrides: Sequence[str]) -> str | None:
         if not isinstance(item, str) or "=" not in item:
             continue
         set_key = ".".join(p.strip() for p in item.split("=", 1)[0].split("."))
-        if key == set_key or key.startswith(set_key + ".") or set_key.startswith(key + "."):
+        if key == set_key or key.startswith((set_key + ".", set_key + "[")) \
+                or set_key.startswith((key + ".", key + "[")):
             found = item
     return found
