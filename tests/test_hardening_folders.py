@@ -128,6 +128,18 @@ def test_another_sweep_file_into_a_sweep_folder_is_refused_the_same_resumes(tmp_
     assert_clean_error(proc, 2, str(out), "another sweep")
 
 
+def test_a_sweep_into_a_run_folder_is_refused_before_writing(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli("train", CONFIGS / "xor.yaml", "--out", run, "-q", "--set",
+                   "training.epochs=2", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    before = sorted(p.name for p in run.iterdir())
+    proc = run_cli("sweep", write_sweep(tmp_path, "a.yaml"), "--out", run, "-q", env=ENV,
+                   timeout=120)
+    assert_clean_error(proc, 2, str(run), "run folder", "its own --out")
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
 def test_a_damaged_sweep_manifest_is_exit_2(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -1002,6 +1002,10 @@ def _check_same_sweep(sweep: Sweep, out: Path) -> None:
     another sweep file would replace its results.csv and mix two sweeps' runs."""
     manifest = out / MANIFEST_FILE
     if not manifest.exists():
+        if (out / CONFIG_FILE).exists() or (out / METRICS_FILE).exists():
+            raise NnlearnError(f"{out}: this folder is a run folder (it has a {CONFIG_FILE} or "
+                               f"a {METRICS_FILE}), not a sweep folder",
+                               hint="give the sweep its own --out")
         return
     data = safeio.read_json(manifest, what="sweep manifest")
     previous = data.get("sweep") if isinstance(data, dict) else None
