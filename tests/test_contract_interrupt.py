@@ -129,3 +129,30 @@ def test_ctrl_c_while_checkpoints_are_being_written_leaves_a_loadable_one(folder
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
     proc = run_cli("eval", run / "checkpoint.npz", "--data", folder / "data.csv", env=ENV)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_while_the_cli_is_still_being_imported_is_one_line_and_130():
+    # The KeyboardInterrupt is raised by the import of nnlearn.cli itself, as a Ctrl-C in the
+    # first tens of milliseconds of a command would be.
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'nnlearn.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "from nnlearn.__main__ import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=False)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "Interrupted.\n"
+
+
+def test_the_script_starts_the_cli_through_the_guard():
+    text = (ROOT / "pyproject.toml").read_text()
+    scripts = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    entries = re.findall(r'^(\S+) = "([^"]+)"', scripts, re.MULTILINE)
+    assert entries == [("nnlearn", "nnlearn.__main__:main")]
