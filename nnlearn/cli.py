@@ -1,7 +1,8 @@
 """The command line: parse options, call one library function, print. No logic lives here.
 
 Exit codes (every command): 0 ok; 2 bad input or usage (one ``Error: ...`` line, maybe one hint
-line); 3 training diverged; 4 gradcheck failed; 130 interrupted (Ctrl-C); 1 a bug in nnlearn.
+line); 3 training diverged; 4 gradcheck failed; 130 interrupted (Ctrl-C), 143 stopped
+by SIGTERM (both keep a checkpoint); 1 a bug in nnlearn.
 
 numpy is imported lazily inside the commands, so ``nnlearn --help`` stays fast.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,22 @@ def _fail(message: str, code: int, hint: str | None = None) -> None:
     sys.exit(code)
 
 
+_TERMINATED: list[int] = []  # the SIGTERM received, if one was
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    _TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
 class Group(click.Group):
     """Runs a command and maps every outcome to the exit-code contract."""
 
     def main(self, args=None, prog_name=None, **kwargs):  # type: ignore[override]
+        # SIGTERM (kill, timeout, a batch scheduler's time limit) stops a command the way
+        # Ctrl-C does -- a training run saves its checkpoint -- and exits 128 + 15
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _terminate)
         try:
             rv = super().main(args=args, prog_name=prog_name or "nnlearn",
                               standalone_mode=False, **kwargs)
@@ -53,8 +68,8 @@ class Group(click.Group):
         except click.ClickException as exc:  # e.g. a file option that does not exist
             _fail(exc.format_message(), 2)
         except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            click.echo("Terminated." if _TERMINATED else "Interrupted.", err=True)
+            sys.exit(143 if _TERMINATED else 130)
         except NnlearnError as exc:
             from nnlearn.errors import TrainingInterrupted
 
@@ -63,7 +78,7 @@ class Group(click.Group):
                 click.echo(text[:1].upper() + text[1:], err=True)
                 if exc.hint:
                     click.echo(exc.hint, err=True)
-                sys.exit(exc.exit_code)
+                sys.exit(143 if _TERMINATED else exc.exit_code)
             _fail(str(exc), exc.exit_code, exc.hint)
         except OSError as exc:  # the machine said no: permissions, disk full, ...
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

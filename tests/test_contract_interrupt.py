@@ -30,8 +30,9 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def train_and_interrupt(*args, timeout: float = 120) -> tuple[int, str]:
-    """Start ``nnlearn train ARGS``, send SIGINT once the first epoch has been reported on
+def train_and_interrupt(*args, timeout: float = 120,
+                        signum: int = signal.SIGINT) -> tuple[int, str]:
+    """Start ``nnlearn train ARGS``, send ``signum`` once the first epoch has been reported on
     stderr, and return (exit code, everything it wrote on stderr)."""
     env = dict(os.environ, **ENV)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -47,7 +48,7 @@ def train_and_interrupt(*args, timeout: float = 120) -> tuple[int, str]:
             seen.append(line)
             if line.startswith("epoch 1/"):
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, rest = proc.communicate()
     finally:
         watchdog.cancel()
@@ -156,3 +157,14 @@ def test_the_script_starts_the_cli_through_the_guard():
     scripts = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
     entries = re.findall(r'^(\S+) = "([^"]+)"', scripts, re.MULTILINE)
     assert entries == [("nnlearn", "nnlearn.__main__:main")]
+
+
+def test_sigterm_stops_like_ctrl_c_with_a_checkpoint_and_exit_143(folder):
+    # what `kill`, `timeout` and a batch scheduler's time limit send
+    run = folder / "term"
+    code, err = train_and_interrupt(_config(folder, 0), "--out", run, signum=signal.SIGTERM)
+    assert code == 143, err
+    assert "Traceback" not in err and f"nnlearn train --resume {run}" in err, err
+    assert (run / "checkpoint.npz").is_file() and (run / "model.npz").is_file()
+    resumed = run_cli("eval", run, "--data", folder / "data.csv", "--json", env=ENV)
+    assert resumed.returncode == 0, resumed.stderr

@@ -819,19 +819,22 @@ def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
 
 @contextlib.contextmanager
 def deferred_sigint() -> Iterator[None]:
-    """Hold back SIGINT (Ctrl-C) while the block runs; one that arrives meanwhile is dropped,
-    since the caller is already stopping because of the first. Only the main thread can set
-    signal handlers; elsewhere (a sweep's thread pool) the block simply runs."""
+    """Hold back SIGINT (Ctrl-C) and SIGTERM while the block runs; one that arrives meanwhile
+    is dropped, since the caller is already stopping because of the first. Only the main thread
+    can set signal handlers; elsewhere (a sweep's thread pool) the block simply runs."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None
-                      else signal.default_int_handler)
+        for s, handler in previous.items():
+            if handler is None:  # set outside Python: put back Python's own default
+                handler = signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL
+            signal.signal(s, handler)
 
 
 def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
