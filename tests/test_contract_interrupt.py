@@ -168,3 +168,23 @@ def test_sigterm_stops_like_ctrl_c_with_a_checkpoint_and_exit_143(folder):
     assert (run / "checkpoint.npz").is_file() and (run / "model.npz").is_file()
     resumed = run_cli("eval", run, "--data", folder / "data.csv", "--json", env=ENV)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_the_resume_hint_of_a_plugin_run_names_its_plugin(folder):
+    plugin = folder / "act.py"
+    plugin.write_text("import numpy as np\nfrom nnlearn import Activation, register\n\n"
+                      "@register('softsign')\nclass Softsign(Activation):\n"
+                      "    def forward(self, x):\n        self._x = x\n"
+                      "        return x / (1 + np.abs(x))\n"
+                      "    def backward(self, grad_out):\n"
+                      "        return grad_out / (1 + np.abs(self._x)) ** 2\n")
+    run = folder / "plugin-run"
+    code, err = train_and_interrupt(_config(folder, 0), "--out", run, "--plugin", plugin,
+                                    "--set", "model.activation=softsign")
+    assert code == 130, err
+    hint = err.strip().splitlines()[-1]
+    assert hint == f"resume with: nnlearn train --resume {run} --plugin {plugin}", err
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 1000000", "epochs: 1"))
+    resumed = run_cli("train", "--resume", run, "--plugin", plugin, "--quiet", env=ENV)
+    assert resumed.returncode == 0, resumed.stderr

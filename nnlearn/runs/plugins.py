@@ -152,6 +152,12 @@ def plugins_of(names: Iterable[str]) -> dict[str, str]:
             for n in dict.fromkeys(names) if _is_plugin_name(n)}
 
 
+def files_of(names: Iterable[str]) -> list[str]:
+    """The plugin files (full paths, in first-use order) that registered any of ``names``: what
+    a command line repeating this run must pass as ``--plugin``."""
+    return list(dict.fromkeys(_SOURCES[n] for n in names if _is_plugin_name(n) and n in _SOURCES))
+
+
 def _is_plugin_name(name: str) -> bool:
     if "nnlearn.runs.extend" not in sys.modules:  # nothing can have been registered
         return False

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import threading
@@ -56,7 +57,7 @@ from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
 from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
-from nnlearn.runs import atomicio, safeio
+from nnlearn.runs import atomicio, plugins, safeio
 from nnlearn.runs.config import (
     EPOCH_METRICS,
     MAX_EPOCHS,
@@ -855,7 +856,9 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
         raise TrainingInterrupted(
             f"interrupted after {done} complete epochs; checkpoint saved in {shown_path(run_dir)}",
             checkpoint=str(run_dir),
-            hint=f"resume with: nnlearn train --resume {shown_path(run_dir)}") from None
+            hint=f"resume with: nnlearn train --resume {shown_path(run_dir)}"
+                 + "".join(f" --plugin {shlex.quote(shown_path(path))}"
+                           for path in _plugin_files(p))) from None
     except DivergedError as exc:
         _write_diagnostics(p, run_dir)
         _write_snapshots(p, run_dir)
@@ -878,6 +881,13 @@ def _fit_and_write(p: Prepared, run_dir: Path) -> RunResult:
     write_json(run_dir / METRICS_FILE, summary)
     return RunResult(run_dir, p.trainer.epoch, summary, history, p.trainer.stop_reason,
                      _write_diagnostics(p, run_dir))
+
+
+def _plugin_files(p: Prepared) -> list[str]:
+    """The --plugin files whose names this run uses (layers, loss, optimizer, schedule)."""
+    t = p.cfg["training"]
+    return plugins.files_of([*(s["type"] for s in p.model.network.spec()), p.model.loss_name,
+                             t["optimizer"]["name"], t["schedule"]["name"]])
 
 
 def _write_diagnostics(p: Prepared, run_dir: Path) -> list[str]:
