@@ -184,7 +184,8 @@ def test_the_resume_hint_of_a_plugin_run_names_its_plugin(folder):
     assert code == 130, err
     hint = err.strip().splitlines()[-1]
     assert hint == f"resume with: nnlearn train --resume {run} --plugin {plugin}", err
+    done = int(re.search(r"after (\d+) complete epochs", err).group(1))
     config = run / "config.yaml"
-    config.write_text(config.read_text().replace("epochs: 1000000", "epochs: 1"))
+    config.write_text(config.read_text().replace("epochs: 1000000", f"epochs: {done + 1}"))
     resumed = run_cli("train", "--resume", run, "--plugin", plugin, "--quiet", env=ENV)
     assert resumed.returncode == 0, resumed.stderr
