@@ -453,7 +453,8 @@ def _data_for(model, cfg, data: str | None, *, target_required: bool):
     if data is None:
         test = (cfg or {}).get("data", {}).get("test")
         if not test:
-            raise NnlearnError("no --data given and the run's config names no data.test file",
+            raise NnlearnError("no --data given and the run's config names no data.test file"
+                               if cfg else "no --data given (a model file has no data.test)",
                                hint="pass --data CSV")
         data = test
     return read_csv(data, target=model.target, target_required=target_required,
@@ -545,7 +546,12 @@ def predict(run, data, out, proba, keep):
 
 @cli.group(context_settings=CONTEXT)
 def config() -> None:
-    """Inspect configs."""
+    """Inspect configs: `config show` prints a config with every value a run will use.
+
+    \b
+    Example:
+        nnlearn config show configs/iris.yaml --set training.epochs=50
+    """
 
 
 @config.command("show", context_settings=CONTEXT)
@@ -836,11 +842,11 @@ def compare_cmd(runs_, as_json):
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 @click.option("--list", "list_only", is_flag=True, help="Name each lesson and what it teaches.")
 def examples(folder, list_only):
-    """Write the bundled lessons (configs, their data, sweeps) into a new FOLDER.
+    """Write the bundled lessons (configs, their data, sweeps, exercises) into a new FOLDER.
 
-    The folder gets configs/ and data/ as the docs use them, so that after `cd FOLDER` every
-    command of the README and the tutorial runs as written. For an installed nnlearn (pip or
-    pipx) that has no clone of the repository.
+    The folder gets configs/, data/ and exercises/ as the docs use them, so that after
+    `cd FOLDER` every command of the README and the tutorial runs as written. For an installed
+    nnlearn (pip or pipx) that has no clone of the repository.
 
     \b
     Example:
@@ -859,7 +865,8 @@ def examples(folder, list_only):
     if not folder:
         raise click.UsageError("missing argument FOLDER (or use --list)")
     copied = lessons.copy_lessons(folder)
-    click.echo(f"wrote {len(copied.files)} files into {copied.folder}: configs/ and data/")
+    tops = sorted({f.split("/", 1)[0] + "/" for f in copied.files})
+    click.echo(f"wrote {len(copied.files)} files into {copied.folder}: {', '.join(tops)}")
     click.echo(f"next: {copied.next_command()}")
 
 

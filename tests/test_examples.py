@@ -26,6 +26,8 @@ def test_examples_writes_every_lesson_file_and_prints_the_next_command(tmp_path)
     assert copied == repo_lesson_files()
     assert "data/README.md" in copied and "configs/sweeps/learning-rate.yaml" in copied
     assert proc.stdout.splitlines()[-1] == "next: cd lessons && nnlearn train configs/iris.yaml"
+    tops = sorted({name.split("/", 1)[0] + "/" for name in copied})
+    assert proc.stdout.splitlines()[0].endswith(": " + ", ".join(tops))  # exercises/ too
     assert not [p for p in tmp_path.iterdir() if p.name != "lessons"]  # no temporary left
 
 

@@ -244,10 +244,12 @@ def test_interrupt_before_the_first_epoch_leaves_a_resumable_checkpoint(referenc
 
 
 def test_resume_without_a_checkpoint_is_a_clean_error(references, tmp_path):
-    for folder in (tmp_path / "missing", tmp_path):
-        with pytest.raises(NnlearnError, match="no checkpoint.npz to resume from") as exc:
-            runs.resume(folder)
-        assert exc.value.exit_code == 2 and "checkpoint_every" in exc.value.hint
+    with pytest.raises(NnlearnError, match="no checkpoint.npz to resume from") as exc:
+        runs.resume(tmp_path)
+    assert exc.value.exit_code == 2 and "checkpoint_every" in exc.value.hint
+    with pytest.raises(NnlearnError, match="missing: no such run folder") as exc:
+        runs.resume(tmp_path / "missing")
+    assert exc.value.exit_code == 2 and "run folder that train wrote" in exc.value.hint
     ref = references["adam-plateau-dropout"]  # finished; checkpoint_every 0: none written
     with pytest.raises(NnlearnError, match="this run finished") as exc:
         runs.resume(ref.run_dir)

@@ -635,6 +635,10 @@ def resume(run_dir: str | os.PathLike, *, callbacks: Sequence[Callback] = ()) ->
 
 
 def _resume(run_dir: Path, callbacks: Sequence[Callback]) -> RunResult:
+    if not run_dir.is_dir():
+        raise NnlearnError(f"{shown_path(run_dir)}: "
+                           f"{'is not a folder' if run_dir.exists() else 'no such run folder'}",
+                           hint="--resume takes the run folder that train wrote (e.g. runs/iris)")
     ckpt = run_dir / CHECKPOINT_FILE
     finished = _finished(run_dir)
     if not ckpt.is_file() and finished:
