@@ -186,3 +186,11 @@ def test_predict_keep_of_an_unknown_column_is_a_clean_error(project):
     clash = run_cli("predict", "runs/xor", "--data", "data/xor-test.csv", "--keep",
                     "x1,x1", cwd=project)
     assert clash.returncode == 2
+
+
+def test_a_missing_data_file_names_the_key_and_how_its_path_was_read(project):
+    result = _invoke("train", "configs/iris.yaml", "--set", "data.train=data/nothere.csv")
+    assert result.exit_code == 2
+    first, hint = result.output.splitlines()[:2]
+    assert first.endswith("configs/data/nothere.csv: file not found (named by data.train)"), first
+    assert "relative to the config file's folder" in hint

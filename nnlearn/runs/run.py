@@ -254,10 +254,20 @@ def check_network_size(n_inputs: int, hidden: Sequence[int], n_outputs: int,
     return n_params
 
 
+def _require_data_file(key: str, path: str) -> None:
+    """A data file a config names must exist; the error says which key named it and how its
+    path was read."""
+    if not os.path.lexists(path):
+        raise DataError(f"file not found (named by {key})", path=path,
+                        hint="a relative path in a config, or in --set, is relative to the "
+                             "config file's folder")
+
+
 def read_training_table(cfg: dict[str, Any]) -> Table:
     """The training file of a resolved config, read as training reads it (its features, weights,
     categorical columns and missing-value policy)."""
     d = cfg["data"]
+    _require_data_file("data.train", d["train"])
     return read_csv(d["train"], target=d["target"], features=d["features"],
                     weight_column=d.get("sample_weight"), categorical=d.get("categorical", []),
                     allow_missing=d.get("missing") == "mean")
@@ -331,6 +341,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
 
     test_table = None
     if d.get("test"):
+        _require_data_file("data.test", d["test"])
         test_table = read_csv(d["test"], target=d["target"], **model.read_options())
         _targets(task, test_table, encoder, target_scaler)  # refuse unseen labels now, not later
         model.encode(test_table)  # and unseen categories
