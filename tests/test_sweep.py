@@ -543,3 +543,12 @@ def test_the_documented_sweep_file_is_valid(tmp_path):
     assert len(s.variants) == 3 * 2 + 1 + 20
     assert len(s.runs) == len(s.variants) * 3
     assert {r.cfg["training"]["epochs"] for r in s.runs} == {50}
+
+
+def test_a_missing_base_config_names_the_sweep_file_and_the_base_key(tmp_path):
+    path = write_sweep(tmp_path, "base: nothere.yaml\n")
+    proc = run_cli("sweep", path, "--out", tmp_path / "out")
+    first = assert_clean_error(proc, 2, "base config 'nothere.yaml' not found",
+                               "relative to the sweep file's folder")
+    assert first.startswith(f"Error: {path}: base: "), first
+    assert not (tmp_path / "out").exists()

@@ -525,6 +525,9 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                           + ("" if "base" not in raw else f", got {_show(base_value)}"),
                           key="base", path=source, hint="e.g. base: ../iris.yaml")
     base = Path(os.path.abspath(os.path.join(path.parent, os.path.expanduser(base_value))))
+    if not base.exists():
+        raise ConfigError(f"base config {base_value!r} not found (looked for {base})", key="base",
+                          path=source, hint="the base path is relative to the sweep file's folder")
     base_raw = _read_yaml(base, "base config")
     if base_raw is None:
         base_raw = {}
