@@ -888,7 +888,8 @@ def _unicode_ok(stream) -> bool:
                 type=click.Path(exists=True))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="PNG to write (default: curves.png, boundary.png, confusion.png, roc.png or "
-                   "residuals.png in the run folder).")
+                   "residuals.png in the run folder; for several runs, in the folder that "
+                   "holds them all).")
 @click.option("--metric", help="Second panel of the curves: accuracy, r2, rmse, lr, ... "
                                "(default: accuracy or r2).")
 @click.option("--boundary", is_flag=True,
@@ -990,7 +991,8 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="HTML file to write (default: report.html in the run folder).")
+              help="HTML file to write (default: report.html in the run folder; for several "
+                   "runs, in the folder that holds them all).")
 @_PLUGIN
 def report(run_dirs, out):
     """Write one HTML page about a run, to open in any browser (offline, no server).
