@@ -49,9 +49,18 @@ class Group(click.Group):
 
     def main(self, args=None, prog_name=None, **kwargs):  # type: ignore[override]
         # SIGTERM (kill, timeout, a batch scheduler's time limit) stops a command the way
-        # Ctrl-C does -- a training run saves its checkpoint -- and exits 128 + 15
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _terminate)
+        # Ctrl-C does -- a training run saves its checkpoint -- and exits 128 + 15; the
+        # handler is the command's only, and the previous one is put back after it
+        if threading.current_thread() is not threading.main_thread():
+            return self._main(args, prog_name, **kwargs)
+        _TERMINATED.clear()
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        try:
+            return self._main(args, prog_name, **kwargs)
+        finally:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    def _main(self, args, prog_name, **kwargs):
         try:
             rv = super().main(args=args, prog_name=prog_name or "nnlearn",
                               standalone_mode=False, **kwargs)

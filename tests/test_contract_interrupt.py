@@ -189,3 +189,14 @@ def test_the_resume_hint_of_a_plugin_run_names_its_plugin(folder):
     config.write_text(config.read_text().replace("epochs: 1000000", f"epochs: {done + 1}"))
     resumed = run_cli("train", "--resume", run, "--plugin", plugin, "--quiet", env=ENV)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_command_run_in_process_puts_the_sigterm_handler_back():
+    from click.testing import CliRunner
+
+    from nnlearn.cli import cli
+
+    before = signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert signal.getsignal(signal.SIGTERM) is before
