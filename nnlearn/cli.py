@@ -922,10 +922,10 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
     Several runs, or a sweep folder (a folder of run folders), are overlaid; the legend, below
     the panels, names what differs between their configs, and runs that differ only in their
     seed are drawn as one mean line with a min-max band. --boundary draws the decision regions of
-    a classifier with two numeric inputs, --confusion its confusion matrix, --roc the ROC and precision-recall curves of a
-    two-class model, --residuals the predictions of a regression model against the truth;
-    --text draws curves, boundary or confusion matrix in the terminal. PNGs need the extra:
-    pip install 'nnlearn[plot]'. Prints the path of the picture written.
+    a classifier with two numeric inputs, --confusion its confusion matrix, --roc the ROC and
+    precision-recall curves of a two-class model, --residuals the predictions of a regression
+    model against the truth; --text draws curves, boundary or confusion matrix in the terminal.
+    PNGs need the extra: pip install 'nnlearn[plot]'. Prints the path of the picture written.
 
     \b
     Example:

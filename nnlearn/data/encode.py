@@ -165,9 +165,11 @@ class FeatureEncoder:
         if enc.missing == "mean" and set(enc.fill) != set(columns):
             raise DataError("invalid feature encoding description: missing values to fill")
         for c, value in enc.fill.items():  # a category seen in training, or a finite mean
-            expected = ("one of its categories" if c in enc.categories else "a finite number")
-            if (value not in enc.categories[c]) if c in enc.categories else \
-                    not math.isfinite(value):
+            if c in enc.categories:
+                valid, expected = value in enc.categories[c], "one of its categories"
+            else:
+                valid, expected = math.isfinite(value), "a finite number"
+            if not valid:
                 raise DataError(f"invalid feature encoding description: the fill value of "
                                 f"{c!r} ({value!r}) is not {expected}")
         if "width" in d and d["width"] != enc.width:
