@@ -118,7 +118,7 @@ class Dense(Layer):
         updates, and that product would cost as much as dL/dW.
         """
         np.dot(self._x.T, grad_out, out=self.W.grad)  # dL/dW = xᵀ · dL/dy
-        np.sum(grad_out, axis=0, out=self.b.grad)     # dL/db = Σ over the batch of dL/dy
+        grad_out.sum(axis=0, out=self.b.grad)         # dL/db = Σ over the batch of dL/dy
         if not need_input_grad:
             return None
         return np.dot(grad_out, self.W.value.T)       # dL/dx = dL/dy · Wᵀ
