@@ -15,12 +15,10 @@ from nnlearn.nn.layers import Layer
 
 
 class Activation(Layer):
-    """Base class of the activations: a layer without parameters, ``y = f(x)`` elementwise.
+    """Base class: ``forward`` caches what f' needs, ``backward`` returns ``grad_out * f'(x)``.
 
-    A subclass writes ``forward`` (caching what f' needs) and ``backward``, which returns
-    ``grad_out * f'(x)``. ``default_init`` is the initialiser ``init: auto`` picks for the Dense
-    layer feeding this activation: He for the ReLU family, which zeroes (or shrinks) half of its
-    inputs, Xavier for the others.
+    ``default_init`` is the initialiser ``init: auto`` picks for the Dense layer feeding this
+    activation: He for the ReLU family, which zeroes (or shrinks) half of its inputs, else Xavier.
     """
 
     default_init = "xavier"
@@ -167,15 +165,7 @@ class Softplus(Activation):
 
 
 ACTIVATIONS: dict[str, type[Layer]] = {
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "identity": Identity,
-    "elu": ELU,
-    "gelu": GELU,
-    "softplus": Softplus,
-}
+    cls.kind: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, Identity, ELU, GELU, Softplus)}
 
 #: the initialiser ``init: auto`` picks for each activation, read from the classes.
 DEFAULT_INIT = {name: cls.default_init for name, cls in ACTIVATIONS.items()}

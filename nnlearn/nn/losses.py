@@ -164,11 +164,7 @@ class SigmoidBCE(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {
-    "cross_entropy": SoftmaxCrossEntropy,
-    "bce": SigmoidBCE,
-    "mse": MSE,
-    "mae": MAE,
-}
+    cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidBCE, MSE, MAE)}
 
 
 def make_loss(name: str) -> Loss:

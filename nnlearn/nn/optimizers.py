@@ -1,14 +1,11 @@
 """Optimizers: the objects that *update* weights once backprop has found dL/dW.
 
 Backprop (``Sequential.backward``) only writes gradients into ``param.grad``; an optimizer's
-``step()`` reads them and changes ``param.value``. Plain SGD is one line, ``W -= lr * g``;
-momentum, Adagrad, RMSProp and Adam are other rules for turning the history of gradients into a
-step. Each class states its rule in its docstring, and ``_update`` is that rule, line by line.
-
-Optimizers know nothing about layers: they see parameters, each with a ``name``, a ``value``
-array and a ``grad`` array holding the batch *mean* of dL/dW, and change the weights and their
-own state arrays in place, so the layer sees the very arrays the optimizer updates. Settings
-arrive checked by the config (``nnlearn.runs.config``).
+``step()`` reads them and changes ``param.value`` in place. Plain SGD is one line,
+``W -= lr * g``; momentum, Adagrad, RMSProp and Adam are other rules for turning the history of
+gradients into a step. Each class states its rule in its docstring, and ``_update`` is that
+rule, line by line. Optimizers know nothing about layers: they see each parameter's arrays
+(:class:`Param`). Settings arrive checked by the config (``nnlearn.runs.config``).
 """
 
 from __future__ import annotations
@@ -21,7 +18,8 @@ import numpy as np
 
 
 class Param(Protocol):
-    """What an optimizer needs from a parameter (``nnlearn.nn.layers.Parameter`` has it)."""
+    """What an optimizer sees of a parameter (``layers.Parameter`` is one): ``value``, changed
+    in place, and ``grad``, the batch *mean* of dL/d(value)."""
 
     name: str
     value: np.ndarray
@@ -203,12 +201,7 @@ class AdamW(Adam):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adagrad": Adagrad,
-    "rmsprop": RMSProp,
-    "adam": Adam,
-    "adamw": AdamW,
-}
+    "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
 
 
 def make_optimizer(

@@ -210,13 +210,8 @@ class Plateau(Schedule):
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
-    "constant": Constant,
-    "step": Step,
-    "exponential": Exponential,
-    "cosine": Cosine,
-    "invscaling": InvScaling,
-    "plateau": Plateau,
-}
+    "constant": Constant, "step": Step, "exponential": Exponential, "cosine": Cosine,
+    "invscaling": InvScaling, "plateau": Plateau}
 
 
 def make_schedule(spec: Mapping[str, Any] | str, base_lr: float, total_epochs: int) -> Schedule:
