@@ -892,6 +892,12 @@ def _unicode_ok(stream) -> bool:
         return False
 
 
+def _check_suffix(out: str | None, suffix: str, what: str) -> None:
+    """Refuse an -o whose name promises another format than the one written."""
+    if out is not None and Path(out).suffix.lower() != suffix:
+        raise click.UsageError(f"-o {out}: {what}; give a file name ending in {suffix}")
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True))
@@ -941,6 +947,8 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
     from nnlearn.errors import shown_path
     from nnlearn.plots import png as plotting
 
+    _check_suffix(out, ".gif" if animate else ".png", "--animate writes a GIF" if animate
+                  else "plot writes a PNG")
     if animate:
         if not boundary or text or len(run_dirs) != 1 or metric:
             raise click.UsageError("--animate goes with --boundary and one RUN_DIR (no --text)")
@@ -1019,6 +1027,8 @@ def report(run_dirs, out):
     """
     from nnlearn.errors import shown_path
     from nnlearn.plots.report import build_report
+
+    _check_suffix(out, ".html", "report writes an HTML page")
 
     click.echo(shown_path(build_report(run_dirs, out)))
 

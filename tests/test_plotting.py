@@ -301,9 +301,13 @@ def test_plot_command_text_charts(moons_run, iris_run):
     (["--boundary", "--confusion"], "one of"),
     (["--data", "x.csv"], "--data goes with"),
     (["--text", "-o", "x.png"], "no -o"),
+    (["-o", "curves.txt"], "-o curves.txt: plot writes a PNG; give a file name ending in .png"),
+    (["--boundary", "--animate", "-o", "learn.png"], "--animate writes a GIF; give a file"),
 ])
-def test_plot_command_usage_errors(moons_run, args, pattern):
+def test_plot_command_usage_errors(moons_run, args, pattern, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a refused -o must not be written
     assert_clean_error(run_cli("plot", moons_run, *args), 2, pattern)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_command_refuses_a_boundary_for_iris_and_a_folder_without_runs(iris_run, tmp_path):

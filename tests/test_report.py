@@ -201,6 +201,9 @@ def test_the_report_command(tmp_path):
     assert _section_ids((run / "report.html").read_text()) == list(SECTIONS)
     proc = run_cli("report", run, "-o", tmp_path / "elsewhere.html")
     assert proc.returncode == 0 and (tmp_path / "elsewhere.html").is_file()
+    assert_clean_error(run_cli("report", run, "-o", tmp_path / "page.png"), 2,
+                       "report writes an HTML page; give a file name ending in .html")
+    assert not (tmp_path / "page.png").exists()
     (tmp_path / "empty").mkdir()
     assert_clean_error(run_cli("report", tmp_path / "empty"), 2, "not a run folder")
     assert "Example" in run_cli("report", "--help").stdout
