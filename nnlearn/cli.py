@@ -399,8 +399,11 @@ def train(config, overrides, out, resume_dir, init_from, threads, diagnostics, s
         if resume_dir:
             result = runs.resume(resume_dir, callbacks=[progress.callback()])
         else:
-            result = runs.train(cfg, config_path=config, out=out, init_from=init_from,
-                                callbacks=[progress.callback()])
+            from nnlearn.runs.config import errors_located
+
+            with errors_located(config, overrides + extra):
+                result = runs.train(cfg, config_path=config, out=out, init_from=init_from,
+                                    callbacks=[progress.callback()])
     finally:
         progress.close()
     from nnlearn.errors import shown_path
@@ -613,9 +616,11 @@ def summary(config, overrides, as_json):
         nnlearn summary configs/iris.yaml --set model.hidden=[32,32] --json
     """
     from nnlearn.runs import run as runs
+    from nnlearn.runs.config import errors_located
     from nnlearn.teach.summary import format_summary, summarize
 
-    p = runs.prepare(_load_config(config, overrides))
+    with errors_located(config, overrides):
+        p = runs.prepare(_load_config(config, overrides))
     result = summarize(p.model.network, p.model.loss_name,
                        inputs=p.model.encoding.describe() if p.model.encoding is not None
                        and p.model.encoding.encodes else None)
@@ -647,9 +652,11 @@ def gradcheck(config, samples, eps, overrides, as_json):
         nnlearn gradcheck configs/xor.yaml
         nnlearn gradcheck configs/digits.yaml --samples 16 --json
     """
+    from nnlearn.runs.config import errors_located
     from nnlearn.teach.gradcheck import check_config, format_report, raise_if_failed
 
-    report = check_config(_load_config(config, overrides), samples=samples, eps=eps)
+    with errors_located(config, overrides):
+        report = check_config(_load_config(config, overrides), samples=samples, eps=eps)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -684,11 +691,13 @@ def explain(config, sample, batch, n_weights, overrides):
     if sample is not None and batch is not None:
         raise click.UsageError("give --sample or --batch, not both")
     from nnlearn.runs import run as runs
+    from nnlearn.runs.config import errors_located
     from nnlearn.teach.explain import explain_step, format_explanation
 
-    p = runs.prepare(_load_config(config, overrides))
-    click.echo(format_explanation(explain_step(p, sample=sample, batch=batch,
-                                               n_weights=n_weights)))
+    with errors_located(config, overrides):
+        p = runs.prepare(_load_config(config, overrides))
+        explanation = explain_step(p, sample=sample, batch=batch, n_weights=n_weights)
+    click.echo(format_explanation(explanation))
 
 
 # ------------------------------------------------------------------------------------------

@@ -51,6 +51,25 @@ def test_a_bad_override_value_names_the_override_not_the_file(project):
     assert from_file.startswith("Error: bad.yaml: training.epochs:"), from_file
 
 
+@pytest.mark.parametrize("command", ["train", "summary", "gradcheck", "explain"])
+def test_an_error_the_data_reveals_names_the_override_or_the_file(project, command):
+    # class_weight and the loss are checked against the data, the size against the machine:
+    # after the config has loaded, but still errors of what the user set, and where
+    for item, key in (("training.class_weight={rose: 2}", "training.class_weight: class 'rose'"),
+                      ("training.loss=mse", "training.loss: loss 'mse' is for regression"),
+                      ("model.hidden=[9000000, 9000000]", "model.hidden: the network has")):
+        result = _invoke(command, "configs/iris.yaml", "--set", item)
+        first = result.output.splitlines()[0]
+        assert result.exit_code == 2 and first.startswith(f"Error: override '{item}': {key}"), \
+            (command, result.output)
+    (project / "rose.yaml").write_text("data: {train: data/iris-train.csv, target: species}\n"
+                                       "training: {class_weight: {rose: 2}}\n")
+    result = _invoke(command, "rose.yaml")
+    first = result.output.splitlines()[0]
+    assert result.exit_code == 2 and first.startswith(
+        "Error: rose.yaml: training.class_weight: class 'rose'"), result.output
+
+
 @pytest.mark.parametrize("where", ["training.optimizer=momentum",
                                    "training.optimizer.name=momentum"])
 def test_momentum_as_an_optimizer_points_at_sgd(project, where):

@@ -22,6 +22,7 @@ afternoon; refusing it costs one line.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
@@ -29,7 +30,7 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from types import SimpleNamespace
 from typing import Any, NoReturn
@@ -1544,6 +1545,24 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict:
         # the bad value came from the command line, not from the file: say so
         raise ConfigError(exc.problem, key=exc.key, path=f"override {item!r}",
                           hint=exc.hint) from None
+
+
+@contextlib.contextmanager
+def errors_located(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Iterator[None]:
+    """Name the origin of a config error found after loading (by the data, or by the size of
+    the network): the ``--set`` item that set its key, else the config file ``path``. Errors
+    that already name another place (an override, a data file) pass unchanged."""
+    source = os.fspath(path)
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.path not in (None, source):
+            raise
+        item = _override_of(exc.key, overrides)
+        where = source if item is None else f"override {item!r}"
+        if where == exc.path:
+            raise
+        raise ConfigError(exc.problem, key=exc.key, path=where, hint=exc.hint) from None
 
 
 def _override_of(key: str | None, overrides: Sequence[str]) -> str | None:
