@@ -956,11 +956,10 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
     from nnlearn.errors import shown_path
     from nnlearn.plots import png as plotting
 
-    _check_suffix(out, ".gif" if animate else ".png", "--animate writes a GIF" if animate
-                  else "plot writes a PNG")
     if animate:
         if not boundary or text or len(run_dirs) != 1 or metric:
             raise click.UsageError("--animate goes with --boundary and one RUN_DIR (no --text)")
+        _check_suffix(out, ".gif", "--animate writes a GIF")
         from nnlearn.plots.animate import animate_boundary
 
         click.echo(shown_path(animate_boundary(run_dirs[0], out, data=data)))
@@ -983,6 +982,7 @@ def plot(run_dirs, out, metric, boundary, confusion, roc, residuals, data, text,
         runs_read = run_dirs if kinds or animate else plotting.expand_runs(run_dirs)
         check_not_input(out, [data, *(f for r in runs_read for f in run_inputs(r))],
                         option="-o")
+        _check_suffix(out, ".png", "plot writes a PNG")
     if text and (roc or residuals):
         raise click.UsageError(f"{kinds[0]} draws a PNG only; leave out --text")
     if text:
