@@ -79,6 +79,22 @@ def test_divergence_in_a_fresh_folder_exits_3_and_writes_no_model(setup, val_fra
     assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
 
 
+def test_a_divergence_with_weight_decay_names_it_in_the_hint(setup):
+    # lr * weight_decay = 5: a step multiplies the weights by 1 - 5 = -4 whatever the
+    # gradient (clipping it does not help), so the hint names the decay too
+    proc = run_cli("train", setup / "reg.yaml", "--out", setup / "decay", "--set",
+                   "training.weight_decay=500", "--set", "training.epochs=400", env=ENV)
+    assert proc.returncode == 3, proc.stderr
+    hint = proc.stderr.splitlines()[-1]
+    assert "training.learning_rate (now 0.01) or training.weight_decay (now 500)" in hint, hint
+    # a decay too small to overshoot on its own (lr * weight_decay < 1) is not blamed
+    proc = run_cli("train", setup / "reg.yaml", "--out", setup / "small-decay", "--set",
+                   "training.learning_rate=1e4", "--set", "training.weight_decay=1e-5",
+                   "--set", "training.epochs=50", env=ENV)
+    assert_diverged(proc)
+    assert "weight_decay" not in proc.stderr
+
+
 def test_the_same_run_with_a_sane_learning_rate_trains(setup):
     folder = setup
     proc = run_cli("train", folder / "reg.yaml", "--out", folder / "sane", "--set",

@@ -48,6 +48,16 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
 # fit: epochs of train_step, with validation, schedules and callbacks
 
 
+def divergence_hint(optimizer) -> str:
+    """What to lower when the loss or the weights stop being finite. With lr · weight_decay ≥ 1
+    the decay alone overshoots (a step multiplies W by 1 - lr · weight_decay ≤ 0), and clipping
+    the gradient does not bound it, so the hint names the decay too."""
+    hint = f"lower training.learning_rate (now {optimizer.lr:g})"
+    if optimizer.lr * optimizer.weight_decay >= 1:
+        hint += f" or training.weight_decay (now {optimizer.weight_decay:g})"
+    return hint + ", e.g. by 10x, or set training.clip_grad_norm"
+
+
 COMPLETED = "completed"  # stop_reason prefix when all epochs ran
 
 
@@ -170,8 +180,7 @@ class Trainer:
             if not math.isfinite(batch_loss):
                 raise DivergedError(
                     f"training diverged: the loss became {batch_loss} in epoch {self.epoch + 1}",
-                    hint=f"lower training.learning_rate (now {self.optimizer.lr:g}), e.g. by 10x, "
-                         "or set training.clip_grad_norm")
+                    hint=divergence_hint(self.optimizer))
             total += batch_loss * len(rows)
         # The epoch's training metric, as Keras reports it: scored on each batch's predictions
         # as the batch was trained on (weights still changing), in the shuffled order.
@@ -227,5 +236,4 @@ class Trainer:
             if not np.isfinite(p.value).all():
                 raise DivergedError(
                     f"training diverged: weights of {p.name} became non-finite in epoch "
-                    f"{self.epoch + 1}",
-                    hint=f"lower training.learning_rate (now {self.optimizer.lr:g})")
+                    f"{self.epoch + 1}", hint=divergence_hint(self.optimizer))

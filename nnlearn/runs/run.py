@@ -56,7 +56,7 @@ from nnlearn.errors import (
 from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
-from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer
+from nnlearn.nn.training import Callback, EarlyStopping, Split, Trainer, divergence_hint
 from nnlearn.runs import atomicio, plugins, safeio
 from nnlearn.runs.config import (
     EPOCH_METRICS,
@@ -570,8 +570,7 @@ class DivergenceGuard(Callback):
             if key.endswith("loss") and not math.isfinite(value):
                 raise DivergedError(
                     f"training diverged: {key} became {value} in epoch {int(logs['epoch'])}",
-                    hint=f"lower training.learning_rate (now {trainer.optimizer.lr:g}), e.g. by "
-                         "10x, or set training.clip_grad_norm")
+                    hint=divergence_hint(trainer.optimizer))
 
 
 @dataclass
