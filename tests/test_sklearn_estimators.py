@@ -396,3 +396,20 @@ def test_run_folder_errors(tmp_path):
     assert multi.predict(X).shape == (len(X), 2)
     with pytest.raises(ValueError, match="one regression target"):
         multi.to_run(tmp_path / "multi")
+
+
+def test_a_diverging_fit_raises_diverged_error_naming_the_parameters():
+    from nnlearn.errors import DivergedError
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(DivergedError, match="training diverged") as caught:
+        MLPClassifier(learning_rate_init=1e6, alpha=0.0, max_iter=50, random_state=0).fit(X, y)
+    assert caught.value.hint.startswith("lower learning_rate_init (now 1e+06), e.g. by 10x, "
+                                        "or set clip_grad_norm"), caught.value.hint
+    with pytest.raises(DivergedError) as caught:  # lr * alpha = 5: the decay overshoots
+        MLPRegressor(learning_rate_init=0.01, alpha=500.0, max_iter=400,
+                     random_state=0).fit(X, X[:, 0])
+    assert "learning_rate_init (now 0.01) or alpha (now 500)" in caught.value.hint
+    assert "training." not in caught.value.hint

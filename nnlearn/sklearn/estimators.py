@@ -48,7 +48,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nnlearn.data import LabelEncoder, Standardizer, class_weights_balanced, split_indices
-from nnlearn.errors import ConfigError, DataError
+from nnlearn.errors import ConfigError, DataError, DivergedError
 from nnlearn.nn.network import build_mlp
 from nnlearn.nn.optimizers import make_optimizer
 from nnlearn.nn.schedules import make_schedule
@@ -149,11 +149,18 @@ def _as_value_errors() -> Iterator[None]:
         hint = _PYTHON_PLUGIN_HINT if exc.hint == PLUGIN_HINT else exc.hint
         text = (f"{where}: {exc.problem}" if where else exc.problem) + (f" ({hint})" if hint
                                                                          else "")
-        for key, param in _KEY_TO_PARAM:  # config keys the message mentions, as parameters
-            text = re.sub(rf"\b{re.escape(key)}\b", param, text)
-        raise ValueError(text) from None
+        raise ValueError(_as_params(text)) from None
     except DataError as exc:
         raise ValueError(str(exc) + (f" ({exc.hint})" if exc.hint else "")) from None
+    except DivergedError as exc:  # stays a DivergedError; its hint names the parameters
+        raise DivergedError(exc.message, hint=_as_params(exc.hint)) from None
+
+
+def _as_params(text: str | None) -> str | None:
+    """``text`` with every config key it mentions written as the estimator's parameter."""
+    for key, param in _KEY_TO_PARAM:
+        text = text and re.sub(rf"\b{re.escape(key)}\b", param, text)
+    return text
 
 
 def _seed_from(random_state: Any) -> int:
