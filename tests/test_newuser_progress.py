@@ -12,7 +12,13 @@ from conftest import CONFIGS, DATA, run_cli
 
 from nnlearn.cli import _Progress, bar_layout, default_log_every, format_epoch_line
 from nnlearn.plots.text import loss_sparklines
-from nnlearn.runs.advice import chance_level, not_converged, overfitting, run_warnings
+from nnlearn.runs.advice import (
+    chance_level,
+    not_converged,
+    overfitting,
+    overshooting,
+    run_warnings,
+)
 
 LOGS = {"epoch": 1, "train_loss": 0.0001188, "train_accuracy": 0.98, "val_loss": 0.4884,
         "val_accuracy": 0.9583}
@@ -167,6 +173,31 @@ def test_not_converged_is_warned_when_the_loss_still_falls_at_the_end():
     assert "more epochs" in not_converged(_history(falling, falling))
     flat = [1.0] * 10 + [0.5] * 10
     assert not_converged(_history(flat, flat)) is None
+
+
+def test_not_converged_is_not_warned_once_every_training_row_is_right():
+    falling = [1.0 / (i + 1) for i in range(20)]
+    done = {"stopped": "completed 20 epochs", "train": {"accuracy": 1.0}}
+    assert run_warnings(_history(falling, falling), done) == []
+    done["train"]["accuracy"] = 0.95
+    assert [w.split(":")[0] for w in run_warnings(_history(falling, falling), done)] == [
+        "not converged"]
+
+
+def test_overshooting_is_warned_instead_of_the_trends_when_the_loss_rose():
+    # a loss that jumps around far above where it began: a learning rate far too large, not
+    # overfitting (val rising while train "falls" over the last epochs is noise here)
+    train = [100.0, 150, 350, 440, 280, 300, 320, 200, 260, 330, 250, 150]
+    val = [200.0, 140, 650, 270, 620, 15, 30, 40, 45, 50, 52, 54]
+    history = [dict(row, lr=100.0) for row in _history(train, val)]
+    text = overshooting(history)
+    assert text.startswith("overshooting: the training loss rose, 100 in the first epoch")
+    assert "lower training.learning_rate (now 100)" in text
+    assert run_warnings(history, {"stopped": "completed 12 epochs"}) == [text]
+    falling = [1.0 / (i + 1) for i in range(20)]
+    assert overshooting(_history(falling, falling)) is None
+    noisy = [1.0, 0.5] + [0.4, 0.6] * 9  # ends below where it began: not overshooting
+    assert overshooting(_history(noisy, noisy)) is None
 
 
 def test_chance_level_accuracy_is_warned():

@@ -2,8 +2,10 @@
 
 Like scikit-learn's ConvergenceWarning, they say what the numbers mean and what to try:
 
+- overshooting: the training loss ended higher than it began, a learning rate far too large;
 - overfitting: the validation loss rose over the last epochs while the training loss fell;
-- not converged: the loss was still falling clearly at the last epoch;
+- not converged: the loss was still falling clearly at the last epoch (and the training data
+  is not yet classified without error);
 - chance level: the accuracy is no better than always answering the most common class.
 
 ``run_warnings`` returns sentences; printing them is the caller's business.
@@ -12,6 +14,7 @@ Like scikit-learn's ConvergenceWarning, they say what the numbers mean and what 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +33,25 @@ def _series(history: Sequence[Mapping[str, float]], key: str) -> list[float]:
 
 def _window(n: int) -> int:
     return max(MIN_WINDOW, n // 10)
+
+
+def overshooting(history: Sequence[Mapping[str, float]]) -> str | None:
+    """The training loss over the last epochs (their median) is clearly above the first epoch's:
+    the steps jump across the valley instead of descending into it. A finite loss, so training
+    did not stop as diverged, but nothing else about the run can be trusted."""
+    train = _series(history, "train_loss")
+    n = len(train)
+    k = _window(n)
+    if n <= k:
+        return None
+    end = statistics.median(train[-k:])
+    if end <= train[0] + TREND * abs(train[0]):
+        return None
+    lrs = _series(history, "lr")
+    now = f" (now {lrs[-1]:g})" if lrs else ""
+    return (f"overshooting: the training loss rose, {train[0]:.4g} in the first epoch and "
+            f"{end:.4g} (median) over the last {k}; the steps are too large to descend: lower "
+            f"training.learning_rate{now}, e.g. by 10x")
 
 
 def overfitting(history: Sequence[Mapping[str, float]]) -> str | None:
@@ -89,11 +111,17 @@ def run_warnings(history: Sequence[Mapping[str, float]], metrics: Mapping[str, A
     """Every warning that applies to a finished run: its per-epoch ``history`` and the final
     ``metrics`` (metrics.json). A run whose best weights early stopping restored is not
     warned about overfitting: the model kept is the one from before the rise."""
+    rose = overshooting(history)
+    if rose:  # the trends below assume the loss descends; here they would mislead
+        return [w for w in (rose, chance_level(metrics)) if w]
     out = []
     if metrics.get("restored_epoch") is None:
         out.append(overfitting(history))
     stopped = str(metrics.get("stopped") or "")
-    if not stopped.startswith("early stopping"):
+    # Once every training row is classified right, cross-entropy keeps falling only because
+    # the weights grow more confident: no reason to train longer.
+    perfect = (metrics.get("train") or {}).get("accuracy") == 1.0
+    if not stopped.startswith("early stopping") and not perfect:
         out.append(not_converged(history))
     out.append(chance_level(metrics))
     return [w for w in out if w]
