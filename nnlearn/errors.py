@@ -30,6 +30,24 @@ def shown_path(path: str | os.PathLike) -> str:
     return rel
 
 
+def install_hint(extra: str) -> str:
+    """How to install an optional extra. ``pip install 'nnlearn[EXTRA]'`` needs nnlearn on a
+    package index; the packages the extra stands for (read from the installed metadata, the
+    one list pyproject.toml declares) install from a clone or a wheel as well."""
+    hint = f"pip install 'nnlearn[{extra}]'"
+    try:
+        from importlib.metadata import PackageNotFoundError, requires
+
+        listed = requires("nnlearn") or []
+    except (ImportError, PackageNotFoundError):  # running from a source tree not installed
+        listed = []
+    marker = f'extra == "{extra}"'
+    packages = [r.split(";")[0].strip() for r in listed if r.replace("'", '"').endswith(marker)]
+    if packages:
+        hint += " (or: pip install " + " ".join(f"'{p}'" for p in packages) + ")"
+    return hint
+
+
 def _where(path: str | None) -> str | None:
     """An error's location: absolute paths (resolved from a config) shown as :func:`shown_path`
     does; anything else (a path as typed, ``override '...'``) as it is."""

@@ -19,7 +19,7 @@ from conftest import CONFIGS, DATA, ROOT, assert_clean_error, run_cli
 
 from nnlearn.cli import cli
 from nnlearn.data import read_csv
-from nnlearn.errors import NnlearnError
+from nnlearn.errors import NnlearnError, install_hint
 from nnlearn.plots import png as plotting
 from nnlearn.runs import run as runs
 from nnlearn.runs.config import load_config
@@ -269,6 +269,19 @@ def test_missing_matplotlib_through_the_real_command(moons_run, tmp_path):
                    env={"PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"})
     assert_clean_error(proc, 2, "pip install 'nnlearn[plot]'")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_install_hint_also_names_the_packages_pyproject_lists_for_the_extra():
+    # 'nnlearn[plot]' only resolves on a package index; a clone or a wheel needs the packages
+    assert install_hint("plot").startswith("pip install 'nnlearn[plot]' (or: pip install "
+                                           "'matplotlib")
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    for extra in ("plot", "dask", "fast"):
+        hint = install_hint(extra)
+        listed = " ".join(f"'{req}'" for req in extras[extra])
+        assert hint == f"pip install 'nnlearn[{extra}]' (or: pip install {listed})", hint
 
 
 # ------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlearn.errors import NnlearnError
-from nnlearn.plots.png import INSTALL_HINT, Boundary, boundary_grid, default_output
+from nnlearn.errors import NnlearnError, install_hint
+from nnlearn.plots.png import Boundary, boundary_grid, default_output
 from nnlearn.runs import atomicio
 
 ANIMATION_FILE = "learn.gif"
@@ -67,7 +67,8 @@ def animate_boundary(run: str | os.PathLike, out: str | os.PathLike | None = Non
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise NnlearnError(f"GIF animations need matplotlib and Pillow: {INSTALL_HINT}") from None
+        raise NnlearnError("GIF animations need matplotlib and Pillow: "
+                           f"{install_hint('plot')}") from None
     epochs, bounds = snapshot_boundaries(run, data=data)
     path = Path(out) if out is not None else default_output([run], ANIMATION_FILE)
     b0 = bounds[0]

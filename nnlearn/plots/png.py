@@ -31,12 +31,11 @@ from typing import Any
 import numpy as np
 
 from nnlearn.data import Table, read_csv
-from nnlearn.errors import NnlearnError
+from nnlearn.errors import NnlearnError, install_hint
 from nnlearn.plots import text as textplot
 from nnlearn.runs import atomicio
 from nnlearn.runs.model import Model
 
-INSTALL_HINT = "pip install 'nnlearn[plot]'"
 #: Default file names, written into the run (or sweep) folder when no output path is given.
 CURVES_FILE, BOUNDARY_FILE, CONFUSION_FILE = "curves.png", "boundary.png", "confusion.png"
 RESIDUALS_FILE, ROC_FILE = "residuals.png", "roc.png"
@@ -527,7 +526,7 @@ def _new_figure(size: tuple[float, float]):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise NnlearnError(f"PNG pictures need matplotlib: {INSTALL_HINT} "
+        raise NnlearnError(f"PNG pictures need matplotlib: {install_hint('plot')} "
                            "(or use --text for a picture in the terminal)") from None
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, shown_path
+from nnlearn.errors import ConfigError, NnlearnError, TrainingInterrupted, install_hint, shown_path
 from nnlearn.runs import atomicio, safeio
 from nnlearn.runs.config import (
     MAX_SEED,
@@ -802,7 +802,7 @@ def dask_executor(address: str, *, timeout: float = 5.0) -> Iterator[Executor]:
         from distributed import Client
     except ImportError:
         raise NnlearnError("--scheduler needs Dask's distributed package, which is not "
-                           "installed", hint="pip install 'nnlearn[dask]'") from None
+                           "installed", hint=install_hint("dask")) from None
     client = _connect(Client, address.strip(), timeout)
     try:
         yield client.get_executor(pure=False)
