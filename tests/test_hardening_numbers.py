@@ -194,6 +194,20 @@ def test_a_target_with_more_classes_than_half_the_rows_is_refused(tmp_path):
     assert_clean_error(proc, 2, "ids.csv", "'id'", "allow_many_classes")
 
 
+def test_a_numeric_target_with_one_stray_cell_names_that_cell(tmp_path):
+    # the stray 'n/a' makes the inferred task classification, with a class per value; the
+    # message must point at the cell, not ask whether the column is an ID
+    rng = np.random.default_rng(0)
+    rows = [f"{a:.3f},{a * 3 + 0.5:.3f}" for a in rng.normal(size=40)]
+    rows[6] = rows[6].split(",")[0] + ",n/a"
+    (tmp_path / "reg.csv").write_text("x,y\n" + "\n".join(rows) + "\n")
+    (tmp_path / "reg.yaml").write_text("data: {train: reg.csv, target: y, val_fraction: 0}\n")
+    with pytest.raises(DataError) as info:
+        runs.prepare(load_config(tmp_path / "reg.yaml"))
+    assert (info.value.line, info.value.column) == (8, "y")
+    assert "non-numeric value 'n/a'" in str(info.value) and "classes" not in str(info.value)
+
+
 def test_allow_many_classes_lets_the_config_insist(tmp_path):
     cfg = _id_table(tmp_path)
     p = runs.prepare(load_config(cfg, ["data.allow_many_classes=true"]))

@@ -196,16 +196,38 @@ def metric_fn_for(model: Model) -> Callable[[np.ndarray, np.ndarray], dict[str, 
     return regression
 
 
-def _check_class_count(n_classes: int, n_rows: int, path: str, data: dict[str, Any]) -> None:
+def _check_class_count(n_classes: int, table: Table, data: dict[str, Any]) -> None:
     """A target with a class for (nearly) every row is an ID or a measurement, not labels:
     training on it costs memory quadratic in the classes and learns nothing. Refused unless
-    ``data.allow_many_classes`` says it is meant."""
-    if n_classes > max(2, n_rows // 2) and not data.get("allow_many_classes"):
-        raise DataError(f"the target has {n_classes} classes for {n_rows} rows (more than "
-                        "half the rows); is it an ID column, or a number to regress?",
-                        path=path, column=data["target"],
-                        hint="set data.task: regression for numbers, or "
-                             "data.allow_many_classes: true if these really are the classes")
+    ``data.allow_many_classes`` says it is meant. When the task was inferred and nearly every
+    cell is a number, the few that are not made it look like classes: name the first."""
+    n_rows = len(table.y)
+    if n_classes <= max(2, n_rows // 2) or data.get("allow_many_classes"):
+        return
+    if data["task"] == "auto" and _share_of_numbers(table.y) >= 0.9:
+        try:
+            regression_targets(table.y, table.lines, table.path, column=data["target"])
+        except DataError as exc:
+            raise DataError(f"{exc.problem}, where the other cells of the target are numbers "
+                            "(a regression target with a stray cell)", path=exc.path,
+                            line=exc.line, column=exc.column,
+                            hint="fix the cell or drop its row") from None
+    raise DataError(f"the target has {n_classes} classes for {n_rows} rows (more than "
+                    "half the rows); is it an ID column, or a number to regress?",
+                    path=table.path, column=data["target"],
+                    hint="set data.task: regression for numbers, or "
+                         "data.allow_many_classes: true if these really are the classes")
+
+
+def _share_of_numbers(cells: np.ndarray) -> float:
+    """The share of ``cells`` that Python reads as a float (a rough test, for a message)."""
+    def number(cell: Any) -> bool:
+        try:
+            float(cell)
+        except (TypeError, ValueError):
+            return False
+        return True
+    return sum(map(number, cells)) / max(1, len(cells))
 
 
 #: Where Linux says how much memory this process's control group (a container) may use.
@@ -291,7 +313,7 @@ def prepare(cfg: dict[str, Any], *, callbacks: Sequence[Callback] = ()) -> Prepa
             raise DataError(f"the target column has only one class ({encoder.classes_[0]!r}); "
                             "classification needs at least two", path=table.path,
                             column=d["target"])
-        _check_class_count(len(encoder.classes_), len(table.y), table.path, d)
+        _check_class_count(len(encoder.classes_), table, d)
     inferred = f"column {d['target']!r} of {table.path}" if d["task"] == "auto" else None
     loss_name = choose_loss(t["loss"], task, None if encoder is None else len(encoder.classes_),
                             inferred_from=inferred)
