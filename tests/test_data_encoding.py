@@ -130,6 +130,25 @@ def test_a_string_column_not_listed_gets_the_hint(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("cell, hint", [
+    ("NA", "a missing value is an empty cell here (data.missing: mean fills those)"),
+    ("?", "a missing value is an empty cell here"),
+    ("nan", "a missing value is an empty cell here"),
+    ("", "data.missing: mean fills empty cells with the column's mean"),
+    ("many", "list the column in data.categorical"),
+])
+def test_a_missing_value_marker_is_told_what_missing_means_here(tmp_path, cell, hint):
+    # 'NA', '?' or 'nan' written for "no value" are not categories to encode: the empty cell
+    # is nnlearn's missing value, which data.missing: mean fills
+    rows = ["a,b,label"] + [f"{i / 10},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(12)]
+    rows[4] = f"0.3,{cell},yes"
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "c.yaml").write_text("data: {train: t.csv, target: label}\n")
+    proc = run_cli("train", tmp_path / "c.yaml", "--out", tmp_path / "run", env=ENV)
+    assert_clean_error(proc, 2, "line 5, column 'b'")
+    assert proc.stderr.splitlines()[-1].startswith(hint), proc.stderr
+
+
 def test_a_trained_model_gets_no_hint_about_training_settings(run):
     # At eval/predict time data.categorical can no longer change: the cell is the problem.
     (run / "word.csv").write_text("a,b,level,label\n0.5,1,mid,yes\n0.1,many,low,no\n")

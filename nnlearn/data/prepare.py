@@ -102,7 +102,8 @@ class LabelEncoder:
                         f"non-finite value {_shown(label)} in the target column, expected a "
                         "class name or a finite number", path=path,
                         line=int(lines[i]) if lines is not None else None, column=column,
-                        hint="Missing values must be removed or filled in before training.")
+                        hint="a target cannot be missing: remove the row or fill the "
+                             "value in")
         return self
 
     def transform(self, y_raw: np.ndarray, lines: np.ndarray | None = None,

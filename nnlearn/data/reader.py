@@ -30,6 +30,10 @@ _ARROW_BLOCK = 1 << 22  # and parses them in pieces of this size, in parallel
 _BLANK = b" \t\r\n"
 _NOT_NUMERIC_HINT = ("list the column in data.categorical to one-hot encode it, or leave it out "
                      "with data.features")
+#: Cells that people (and other programs) write for "no value"; nnlearn's missing value is an
+#: empty cell, so these get a hint saying so instead of the categorical one.
+_MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?", "-", "missing", "#n/a"})
+_MISSING_HINT = "a missing value is an empty cell here (data.missing: mean fills those)"
 
 
 @dataclass
@@ -423,13 +427,17 @@ def _cell_number(cell: str, path: str | None, line: int | None, column: str | No
     non-numeric value."""
     text = cell.strip()
     if text == "":
-        raise DataError("empty cell, expected a number", path=path, line=line, column=column)
+        raise DataError("empty cell, expected a number", path=path, line=line, column=column,
+                        hint="data.missing: mean fills empty cells with the column's mean"
+                        if hint is _NOT_NUMERIC_HINT else None)
     if _NUMBER_RE.fullmatch(text):
         value = float(text)
         if math.isfinite(value):
             return value
         raise DataError(f"value {_shown(text)} is too large for a 64-bit float (non-finite)",
                         path=path, line=line, column=column)
+    if hint is _NOT_NUMERIC_HINT and text.lower() in _MISSING_MARKERS:  # a training feature
+        hint = _MISSING_HINT
     try:
         value = float(text)
     except ValueError:
@@ -437,7 +445,8 @@ def _cell_number(cell: str, path: str | None, line: int | None, column: str | No
     if not math.isfinite(value):
         raise DataError(f"non-finite value {_shown(text)}, expected a finite number",
                         path=path, line=line, column=column,
-                        hint="Missing values must be removed or filled in before training.")
+                        hint=hint if hint is _MISSING_HINT else "remove the row or fill the "
+                                                                  "value in")
     raise DataError(f"non-numeric value {_shown(text)}, expected a number like 3.5 or -2e-3",
                     path=path, line=line, column=column, hint=hint)
 
