@@ -177,6 +177,19 @@ def test_a_damaged_model_file_is_refused(model_files, name, command):
     assert procs[f"{command}-{name}"].stdout == ""  # no predictions from a bad model
 
 
+def test_a_file_that_is_no_model_at_all_says_what_to_give_instead(model_files):
+    # a config, a history.csv: named by mistake, not damaged; the hint says what to give
+    folder, _, _, _ = model_files
+    proc = run_cli("eval", folder / "c.yaml", env=ENV)
+    assert_clean_error(proc, 2, INVALID, "not a zip archive")
+    assert proc.stderr.splitlines()[-1].startswith("that is a config: train it first")
+    proc = run_cli("predict", folder / "run" / "history.csv", "--data", folder / "data.csv",
+                   env=ENV)
+    assert_clean_error(proc, 2, INVALID, "not a zip archive")
+    assert proc.stderr.splitlines()[-1].startswith("give a run folder")
+    assert "BadZipFile" not in proc.stderr
+
+
 @pytest.mark.parametrize("command", ["eval", "predict"])
 def test_a_future_format_version_is_refused_by_name(model_files, command):
     _, _, _, procs = model_files

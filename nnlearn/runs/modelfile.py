@@ -133,6 +133,11 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     try:
         with os.fdopen(fd, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            if fh.read(2) != b"PK":  # not a damaged model: some other file, named by mistake
+                raise ModelFileError(
+                    f"{invalid}: not a zip archive, as the model.npz and checkpoint.npz that "
+                    "nnlearn train writes are", hint=_not_a_model_hint(path))
+            fh.seek(0)
             with zipfile.ZipFile(fh) as zf:
                 arrays, meta = _read_zip(path, zf, size)
     except NnlearnError:  # already says what is wrong (a damaged file, a missing --plugin)
@@ -140,6 +145,12 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     except Exception as exc:  # noqa: BLE001 - zipfile and numpy raise anything on damaged input
         raise ModelFileError(f"{invalid} ({type(exc).__name__}: {exc})"[:300]) from None
     return arrays, meta
+
+
+def _not_a_model_hint(path: Path) -> str:
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return f"that is a config: train it first (nnlearn train {path}), then give its run folder"
+    return "give a run folder (the last line nnlearn train prints) or the model.npz in it"
 
 
 def _read_zip(path: Path, zf: zipfile.ZipFile, size: int
