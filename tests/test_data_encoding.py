@@ -159,6 +159,20 @@ def test_a_trained_model_gets_no_hint_about_training_settings(run):
         assert "data.categorical" not in proc.stderr, proc.stderr
 
 
+def test_eval_on_a_file_without_the_target_points_at_predict(run):
+    (run / "nolabel.csv").write_text("a,b,level\n0.5,1,mid\n")
+    proc = run_cli("eval", run / "run", "--data", run / "nolabel.csv", env=ENV)
+    assert_clean_error(proc, 2, "target column 'label' not found")
+    assert proc.stderr.splitlines()[-1] == ("The model predicts 'label': scoring needs that "
+                                            "column (nnlearn predict reads a file without it).")
+    assert run_cli("predict", run / "run", "--data", run / "nolabel.csv",
+                   env=ENV).returncode == 0
+    # the folder that holds the run is no run folder, but says which ones it holds
+    proc = run_cli("eval", run, "--data", run / "nolabel.csv", env=ENV)
+    assert_clean_error(proc, 2, "no model.npz in this folder")
+    assert proc.stderr.splitlines()[-1].startswith("it holds 1 run folder (run): give one")
+
+
 def _train_on(folder, text: str, *args: str):
     (folder / "train.csv").write_text(text)
     return run_cli("train", folder / "c.yaml", *args, "--quiet", env=ENV)

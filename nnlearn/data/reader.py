@@ -139,7 +139,10 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
         if req.target_required:
             raise DataError(f"target column {target!r} not found; columns found: {found}",
                             path=path, line=1,
-                            hint="Set the target column name to one of the columns in the header.")
+                            hint=f"The model predicts {target!r}: scoring needs that column "
+                                 "(nnlearn predict reads a file without it)." if req.for_model
+                            else "Set the target column name to one of the columns in the "
+                                 "header.")
         target = None
     weight = req.weight_column
     if weight is not None and weight not in seen:

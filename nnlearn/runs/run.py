@@ -1051,8 +1051,17 @@ def load_run(path: str | os.PathLike) -> tuple[Model, dict[str, Any] | None]:
                                    f"model ({reason})",
                                    hint="train again with a lower training.learning_rate (e.g. "
                                         "10x lower) or with training.clip_grad_norm")
+            try:
+                runs = sorted(p.name for p in path.iterdir() if (p / MODEL_FILE).is_file())
+            except OSError:  # an unreadable folder: the message alone
+                runs = []
+            hint = None
+            if runs:  # a sweep's folder, or the runs/ folder itself
+                shown = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
+                hint = (f"it holds {len(runs)} run folder{'s' * (len(runs) > 1)} ({shown}): "
+                        f"give one, e.g. {shown_path(path / runs[0])}")
             raise NnlearnError(f"{shown_path(path)}: no {MODEL_FILE} in this folder; is it a run "
-                               "folder?")
+                               "folder?", hint=hint)
         model = load_model(model_path)  # first: it names any plugin the config would need
         cfg = load_run_config(path) if (path / CONFIG_FILE).is_file() else None
         return model, cfg
