@@ -426,6 +426,9 @@ def test_enum_errors_list_every_choice(raw: dict, key: str, choices: tuple) -> N
 def test_enum_near_miss_gets_a_suggestion() -> None:
     assert "did you mean 'relu'?" in error(base(model={"activation": "rellu"})).problem
     assert "did you mean 'adam'?" in error(base(training={"optimizer": "Adam"})).problem
+    # another case is the same word, whatever a spelling distance says ('Relu' is nearer 'elu')
+    assert "did you mean 'relu'?" in error(base(model={"activation": "Relu"})).problem
+    assert "did you mean 'leaky_relu'?" in error(base(model={"activation": "LEAKY_RELU"})).problem
 
 
 # ---------------------------------------------------------------------------------- cross-key rules

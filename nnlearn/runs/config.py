@@ -125,9 +125,8 @@ def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
     """`` did you mean 'x'?`` for the closest choice, or "" when nothing is close."""
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not close and word.lower() in choices:
-        close = [word.lower()]
+    same_letters = [c for c in choices if c.lower() == word.lower()]  # Relu -> relu, not elu
+    close = same_letters or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
