@@ -66,6 +66,16 @@ def test_wrong_activation_derivative_fails_with_exit_4_naming_the_tensors(monkey
                     "dense_2.b": "pass", "input": "FAIL"}
 
 
+def test_a_large_eps_is_blamed_instead_of_correct_backprop():
+    # backprop is right; with eps 0.5 the central differences are what is off (by ~eps²)
+    result = _invoke("gradcheck", str(CONFIGS / "iris.yaml"), "--eps", "0.5")
+    assert result.exit_code == 4, result.stderr
+    hint = result.stderr.strip().splitlines()[-1]
+    assert hint.startswith("eps 0.5 is large") and "check the backward" not in hint, hint
+    default = _invoke("gradcheck", str(CONFIGS / "iris.yaml"), "--eps", "1e-6")
+    assert default.exit_code == 0, default.stderr
+
+
 def test_wrong_weight_gradient_in_one_layer_names_only_that_tensor(monkeypatch):
     original = Dense.backward
 

@@ -201,6 +201,10 @@ def check_config(
                            prepared.model.loss_name)
 
 
+#: Above this step, the eps² error of central differences alone can exceed the threshold.
+LARGE_EPS = 1e-3
+
+
 def raise_if_failed(report: GradCheckReport) -> None:
     """Raise ``GradCheckFailed`` (exit 4) naming every tensor that failed."""
     failed = report.failed
@@ -211,7 +215,9 @@ def raise_if_failed(report: GradCheckReport) -> None:
     raise GradCheckFailed(
         f"gradient check failed for {names}: relative error {worst.max_rel_error:.2e} in "
         f"{worst.name} exceeds {report.threshold:g}",
-        hint="backprop disagrees with finite differences: check the backward of the layer "
+        hint=f"eps {report.eps:g} is large: central differences are off by about eps², so "
+             "they, not backprop, may be wrong; try the default 1e-6" if report.eps > LARGE_EPS
+        else "backprop disagrees with finite differences: check the backward of the layer "
              "that produces the first failing tensor (and every layer above it)")
 
 
