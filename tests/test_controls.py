@@ -70,6 +70,19 @@ def test_early_stopping_on_a_metric_to_maximise(tmp_path):
     assert metrics["val"]["accuracy"] == max(accuracies)
 
 
+def test_early_stopping_on_a_metric_that_was_never_a_number_stops_with_a_message():
+    from types import SimpleNamespace
+
+    from nnlearn.nn.training import EarlyStopping
+
+    es = EarlyStopping("val_loss", patience=2, restore_best_weights=False)
+    trainer = SimpleNamespace(stop_reason=None)
+    for epoch in (1, 2):
+        es.on_epoch_end(trainer, {"epoch": epoch, "val_loss": math.nan})
+    assert trainer.stop_reason == ("early stopping: val_loss did not improve for 2 epochs "
+                                   "(no value was a number)")
+
+
 @pytest.mark.parametrize("config,task", [("iris.yaml", "classification"),
                                          ("diabetes.yaml", "regression")])
 def test_the_monitors_the_config_offers_are_what_a_run_logs(tmp_path, config, task):

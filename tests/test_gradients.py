@@ -51,6 +51,19 @@ def test_activation_backward_matches_finite_differences(name, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name,alpha", [("leaky_relu", 0.3), ("elu", 2.5), ("elu", 0.2)])
+def test_activation_settings_enter_backward_too(name, alpha, seed):
+    # a model file can carry a non-default alpha: f' must use it, not the default's value
+    rng = np.random.default_rng(seed)
+    x = _away_from_kinks(rng.normal(scale=2.0, size=(4, 5)))
+    r = rng.normal(size=(4, 5))
+    layer = ACTIVATIONS[name](alpha=alpha)
+    dx, _ = _layer_grads(layer, x, r)
+    _, numeric = numeric_gradient(lambda: float(np.sum(r * layer.forward(x))), x)
+    _check(f"{name}(alpha={alpha}) dL/dx", dx, numeric)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("init", ["he", "xavier"])
 def test_dense_backward_matches_finite_differences(seed, init):
     rng = np.random.default_rng(seed)

@@ -144,6 +144,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
         self.rate = float(rate)
+        # seeded, so that a Dropout built by hand without a generator is still reproducible
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._mask: np.ndarray | None = None
 

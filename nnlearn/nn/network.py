@@ -132,8 +132,8 @@ def build_mlp(n_inputs: int, layers: Sequence[Mapping[str, Any]], n_outputs: int
     ``layers`` holds one mapping per hidden layer: ``units`` (required), ``activation`` (default
     relu), ``dropout`` (default 0), ``init`` (``auto``/``he``/``xavier``; auto takes the
     activation's ``default_init``). The output layer has no activation: the loss fuses softmax or
-    sigmoid (classification) or reads it raw (regression). It uses the last hidden layer's init
-    (Xavier with no hidden layer).
+    sigmoid (classification) or reads it raw (regression). Its inputs are the last hidden
+    layer's activations, so it takes that layer's init (Xavier with no hidden layer).
     """
     result: list[Layer] = []
     width = n_inputs

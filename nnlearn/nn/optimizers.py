@@ -31,7 +31,8 @@ class Optimizer:
 
     ``lr`` (> 0) may be changed between steps (schedules do so each epoch). ``weight_decay``
     (>= 0) is the L2 coefficient: the gradient used is ``grad + weight_decay * W``, the gradient
-    of ``loss + weight_decay/2 * ||W||²``, as in PyTorch (:class:`AdamW` decouples it).
+    of ``loss + weight_decay/2 * ||W||²``, for every parameter, biases included, as in PyTorch
+    (:class:`AdamW` decouples it).
     Subclasses name their state ``buffers`` (e.g. ``("m", "v")``), each a zero array per
     parameter in ``self.state[buffer][i]``, and implement ``_update(i, w, grad)`` for parameter
     ``i``. A checkpoint saves ``t``, ``lr`` and these arrays (``nnlearn.runs.trainstate``).
@@ -41,7 +42,7 @@ class Optimizer:
 
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0) -> None:
         self.params: list[Param] = list(params)
-        # Python floats: a np.float64 would turn float32 weights into float64 (NumPy 2's rules)
+        # Python floats: ``np.float64(lr) * g`` would be a float64 temporary for float32 g
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.t = 0  # number of step() calls so far
@@ -83,6 +84,7 @@ class SGD(Optimizer):
     def __init__(self, params: Sequence[Param], lr: float, weight_decay: float = 0.0,
                  momentum: float = 0.0, nesterov: bool = False) -> None:
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        # before the base __init__, which allocates one zero array per buffer name
         self.buffers = ("v",) if self.momentum > 0.0 else ()
         super().__init__(params, lr, weight_decay)
 

@@ -144,7 +144,7 @@ def improved(value: float, best: float | None, mode: str, min_delta: float) -> b
 
 def auto_mode(monitor: str) -> str:
     """``min`` for losses and errors (``val_loss``, ``train_mse``, ``rmse``), ``max`` otherwise."""
-    return "min" if monitor.lower().endswith(("loss", "mse", "mae", "rmse")) else "max"
+    return "min" if monitor.lower().endswith(("loss", "mse", "mae")) else "max"
 
 
 class Plateau(Schedule):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nnlearn.errors import DivergedError
-from nnlearn.nn.optimizers import clip_grad_norm, clip_grad_value
+from nnlearn.nn.optimizers import Optimizer, clip_grad_norm, clip_grad_value
 from nnlearn.nn.schedules import auto_mode, improved
 
 
@@ -48,10 +48,11 @@ def train_step(network, loss, optimizer, x: np.ndarray, y: np.ndarray,
 # fit: epochs of train_step, with validation, schedules and callbacks
 
 
-def divergence_hint(optimizer) -> str:
+def divergence_hint(optimizer: Optimizer) -> str:
     """What to lower when the loss or the weights stop being finite. With lr · weight_decay ≥ 1
-    the decay alone overshoots (a step multiplies W by 1 - lr · weight_decay ≤ 0), and clipping
-    the gradient does not bound it, so the hint names the decay too."""
+    the decay can overshoot on its own (in plain SGD and AdamW it multiplies W by
+    1 - lr · weight_decay ≤ 0 each step), and clipping the gradient does not bound it, so the
+    hint names the decay too."""
     hint = f"lower training.learning_rate (now {optimizer.lr:g})"
     if optimizer.lr * optimizer.weight_decay >= 1:
         hint += f" or training.weight_decay (now {optimizer.weight_decay:g})"
@@ -116,9 +117,10 @@ class EarlyStopping(Callback):
         else:
             self.wait += 1
             if self.wait >= self.patience:
-                trainer.stop_reason = (
-                    f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
-                    f"(best {self.best:.6g} at epoch {self.best_epoch})")
+                best = ("no value was a number" if self.best is None  # NaN every epoch
+                        else f"best {self.best:.6g} at epoch {self.best_epoch}")
+                trainer.stop_reason = (f"early stopping: {self.monitor} did not improve for "
+                                       f"{self.patience} epochs ({best})")
 
     def on_train_end(self, trainer):
         if self.restore_best_weights and self.best_weights is not None:
