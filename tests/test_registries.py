@@ -4,6 +4,7 @@ the defaults the classes declare, and names are matched the same way in both pla
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from nnlearn.errors import ConfigError
-from nnlearn.nn.activations import ACTIVATIONS
+from nnlearn.nn.activations import ACTIVATIONS, DEFAULT_INIT
 from nnlearn.nn.layers import INITIALIZERS, Parameter
 from nnlearn.nn.losses import LOSSES
 from nnlearn.nn.optimizers import OPTIMIZERS, make_optimizer
@@ -129,3 +130,34 @@ def test_the_docs_state_the_defaults_the_classes_declare():
     assert documented == config.SCHEDULE_PARAMS
     documented = _documented_defaults("### `training.early_stopping`", name_column=False)[""]
     assert documented == {k: v for k, (v, _) in config._early_stopping_spec().items()}
+
+
+def _config_md() -> str:
+    return (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
+
+
+def _names(text: str) -> list[str]:
+    return re.findall(r"`([a-z_0-9]+)`", text)
+
+
+def test_the_docs_name_lists_are_the_registries_in_their_order():
+    text = _config_md()
+    # "One of `relu`, `leaky_relu`, ...": the prose of model.activation and training.loss
+    activation = text.split("\n### `model.activation`\n", 1)[1].split(".\n", 1)[0]
+    assert _names(activation) == list(ACTIVATIONS)
+    loss = text.split("\n### `training.loss`\n", 1)[1].split(". Default", 1)[0]
+    assert _names(loss) == ["auto", *LOSSES]
+    # which init `auto` gives each activation
+    init = text.split("\n### `model.init`\n", 1)[1].split("\n\n", 1)[0].replace("\n", " ")
+    he, xavier = re.search(r"`auto` picks `he` for (.*?), and `xavier` for (.*?), separately",
+                           init).groups()
+    assert _names(he) == [a for a, i in DEFAULT_INIT.items() if i == "he"]
+    assert _names(xavier) == [a for a, i in DEFAULT_INIT.items() if i == "xavier"]
+    # the one-line comments of the full config example
+    example = {m.group(1): m.group(2) for m in re.finditer(
+        r"^ +(activation|init|loss): \S+ +# (.*)$", text, re.MULTILINE)}
+    assert example["activation"].split(" | ") == list(ACTIVATIONS)
+    assert example["init"].split(" | ") == ["auto", *INITIALIZERS]
+    assert example["loss"].split(" | ") == ["auto", *LOSSES]
+    names = re.search(r"optimizer: +# or just a name: (.*)$", text, re.MULTILINE).group(1)
+    assert names.split(" | ") == list(OPTIMIZERS)
