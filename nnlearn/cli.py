@@ -726,7 +726,8 @@ def exercise_list():
     from nnlearn.teach.exercises import list_exercises
 
     for e in list_exercises():
-        click.echo(f"{e['number']}  {e['file']:28s} {e['title']} (a {e['implements']})")
+        article = "an" if e["implements"][0] in "aeiou" else "a"
+        click.echo(f"{e['number']}  {e['file']:28s} {e['title']} ({article} {e['implements']})")
 
 
 @exercise.command("check", context_settings=CONTEXT)

@@ -423,6 +423,10 @@ def test_enum_errors_list_every_choice(raw: dict, key: str, choices: tuple) -> N
         assert choice in err.problem
 
 
+def test_a_bare_width_is_shown_as_the_list_it_should_be() -> None:
+    assert error(base(model={"hidden": 16})).hint == "one hidden layer of 16 units is [16]"
+
+
 def test_enum_near_miss_gets_a_suggestion() -> None:
     assert "did you mean 'relu'?" in error(base(model={"activation": "rellu"})).problem
     assert "did you mean 'adam'?" in error(base(training={"optimizer": "Adam"})).problem

@@ -63,6 +63,14 @@ def test_examples_refuses_a_non_empty_folder_or_a_file(tmp_path, what):
     proc = run_cli("examples", target)
     assert_clean_error(proc, 2, str(target))
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    if what == "file":  # refused by the option's type, before any hint
+        return
+    # the hint suggests a folder that is free, not the one just refused
+    assert proc.stderr.splitlines()[-1] == "name a new folder, e.g. nnlearn examples lessons"
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "x").write_text("")
+    proc = run_cli("examples", tmp_path / "lessons")
+    assert proc.stderr.splitlines()[-1] == "name a new folder, e.g. nnlearn examples lessons-2"
 
 
 def test_examples_usage_errors():

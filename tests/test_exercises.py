@@ -109,6 +109,7 @@ def test_the_cli_checks_exercises_with_exit_codes(tmp_path):
     listed = run_cli("exercise", "list")
     assert listed.returncode == 0
     assert all(ex.EXERCISES[n].file in listed.stdout for n in NUMBERS)
+    assert "(an activation)" in listed.stdout and "(a layer)" in listed.stdout
     assert_clean_error(run_cli("exercise", "check", "1", cwd=tmp_path), 2, "exercises/01")
     broken = tmp_path / "broken.py"
     broken.write_text(textwrap.dedent("""\

@@ -94,6 +94,16 @@ def list_lessons(root: Path | None = None) -> list[Lesson]:
             for p in paths]
 
 
+def _free_name(dest: Path) -> str:
+    """A folder name beside ``dest`` that does not exist yet (lessons, lessons-2, ...)."""
+    base = dest.name if dest.name and not dest.exists() else "lessons"
+    name, n = base, 1
+    while (dest.parent / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def copy_lessons(dest: str | os.PathLike, root: Path | None = None) -> Copied:
     """Write the lessons into ``dest``, a new or empty folder, keeping their layout.
 
@@ -104,7 +114,7 @@ def copy_lessons(dest: str | os.PathLike, root: Path | None = None) -> Copied:
     root = root or lessons_root()
     shown = Path(dest)
     dest = shown.resolve()
-    hint = "name a new folder, e.g. nnlearn examples lessons"
+    hint = f"name a new folder, e.g. nnlearn examples {_free_name(dest)}"
     if dest.exists() and not dest.is_dir():
         raise NnlearnError(f"{shown} is a file, not a folder", hint=hint)
     if dest.is_dir() and any(dest.iterdir()):

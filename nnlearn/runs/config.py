@@ -324,7 +324,7 @@ def _categorical(value: Any, key: str, ctx: _Ctx) -> list[str]:
 
 def _hidden(value: Any, key: str, ctx: _Ctx) -> list[int]:
     if not isinstance(value, (list, tuple)):
-        hint = "one hidden layer of 8 units is [8]" if _is_int(value) else None
+        hint = f"one hidden layer of {value} units is [{value}]" if _is_int(value) else None
         ctx.fail(key, f"expected a list of integers >= 1 (layer widths), got {_show(value)}",
                  hint)
     return [_integer(1, maximum=MAX_UNITS)(item, f"{key}[{i}]", ctx)
@@ -903,8 +903,8 @@ def _resolve_batching(training: dict[str, Any], given: set[str], ctx: _Ctx) -> N
     if "batch_size" in given:
         if not fits:
             ctx.fail("training.batching",
-                     f"training.batching is {batching!r} but training.batch_size is "
-                     f"{_show(size)}; {batching} needs batch_size {wanted}",
+                     f"{batching!r} does not go with training.batch_size {_show(size)}; "
+                     f"{batching} needs batch_size {wanted}",
                      "remove one of training.batching and training.batch_size")
         return
     if batching == "full":
