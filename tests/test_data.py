@@ -609,3 +609,13 @@ def test_odd_files_raise_only_data_error(tmp_path, content):
     except DataError:
         return
     assert np.isfinite(t.X).all()
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_file_separated_by_something_else_gets_a_hint_saying_so(tmp_path, sep):
+    (tmp_path / "d.csv").write_text(sep.join(["a", "b", "label"]) + "\n"
+                                    + sep.join(["1", "2", "x"]) + "\n")
+    with pytest.raises(DataError, match="target column 'label' not found") as info:
+        read_csv(tmp_path / "d.csv", target="label")
+    assert info.value.hint == (f"The values are separated by {sep!r}: nnlearn reads "
+                               "comma-separated files, so save it with commas.")

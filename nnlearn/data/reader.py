@@ -137,9 +137,12 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
     target = req.target
     if target is not None and target not in seen:
         if req.target_required:
+            separator = next((c for c in (";", "\t", "|") if any(c in h for h in header)), None)
             raise DataError(f"target column {target!r} not found; columns found: {found}",
                             path=path, line=1,
-                            hint=f"The model predicts {target!r}: scoring needs that column "
+                            hint=f"The values are separated by {separator!r}: nnlearn reads "
+                                 "comma-separated files, so save it with commas." if separator
+                            else f"The model predicts {target!r}: scoring needs that column "
                                  "(nnlearn predict reads a file without it)." if req.for_model
                             else "Set the target column name to one of the columns in the "
                                  "header.")
