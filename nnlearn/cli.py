@@ -69,6 +69,14 @@ class Group(click.Group):
         except click.UsageError as exc:
             ctx = exc.ctx
             hint = f"Try '{ctx.command_path} --help'." if ctx is not None else None
+            if isinstance(exc, click.NoSuchOption) and ctx is not None and any(
+                    p.name == "overrides" for p in ctx.command.params):
+                from nnlearn.runs.config import key_for_option
+
+                key = key_for_option(exc.option_name)
+                if key is not None:  # `train --epochs 5`: a config key, not an option
+                    exc.possibilities = []  # click's nearest option would mislead
+                    hint = f"config keys are set with --set, e.g. --set {key}=..."
             if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
                 # bare `nnlearn` (click >= 8.2): the help on stdout, one error line on stderr
                 click.echo(ctx.get_help())

@@ -213,3 +213,18 @@ def test_a_missing_data_file_names_the_key_and_how_its_path_was_read(project):
     first, hint = result.output.splitlines()[:2]
     assert first.endswith("configs/data/nothere.csv: file not found (named by data.train)"), first
     assert "relative to the config file's folder" in hint
+
+
+@pytest.mark.parametrize("option, key", [("--epochs", "training.epochs"),
+                                         ("--lr", "training.learning_rate"),
+                                         ("--batch-size", "training.batch_size"),
+                                         ("--hidden", "model.hidden")])
+def test_a_config_key_tried_as_an_option_points_at_set(project, option, key):
+    result = _invoke("train", "configs/iris.yaml", option, "5")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines == [f"Error: No such option '{option}'.",
+                     f"config keys are set with --set, e.g. --set {key}=..."], result.output
+    # an option that names no config key keeps click's own help
+    other = _invoke("train", "configs/iris.yaml", "--bogus")
+    assert other.output.splitlines()[-1].endswith(" train --help'.")

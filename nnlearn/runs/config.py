@@ -1050,6 +1050,20 @@ def resolve(raw: Mapping, *, base_dir: Path, source: str | None = None) -> dict:
     return cfg
 
 
+#: option names people try for config keys whose last part is spelled otherwise
+_OPTION_ALIASES = {"lr": "learning_rate", "hidden_layers": "hidden", "batch": "batch_size"}
+
+
+def key_for_option(option: str) -> str | None:
+    """The dotted config key that an unknown command-line option such as ``--epochs`` names
+    (its last part, or a common alias such as ``--lr``), when exactly one key has that name."""
+    leaf = option.lstrip("-").replace("-", "_")
+    leaf = _OPTION_ALIASES.get(leaf, leaf)
+    keys = [f"{section}.{key}" for section, fields in _SECTIONS.items() for key in fields
+            if key == leaf]
+    return keys[0] if len(keys) == 1 else None
+
+
 def defaults(overrides: Sequence[str] = ()) -> dict:
     """Every key's default as :func:`resolve` fills it in: the resolved config of a file that
     names only the required keys (``data.train``, ``data.target``, which are None here, having
