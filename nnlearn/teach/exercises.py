@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from nnlearn.errors import GradCheckFailed, NnlearnError
+from nnlearn.errors import GradCheckFailed, NnlearnError, shown_path
 from nnlearn.nn.activations import Tanh
 from nnlearn.nn.layers import Dense
 from nnlearn.nn.losses import SoftmaxCrossEntropy
 from nnlearn.nn.network import Sequential
 from nnlearn.nn.optimizers import SGD
+from nnlearn.runs.plugins import raised_in_plugin
 from nnlearn.teach.gradcheck import check_network, numeric_gradient, relative_error
 
 #: relative error below which an analytic gradient agrees with central differences
@@ -94,7 +95,15 @@ def _calls(fn: Callable[[], Any]) -> tuple[Any, Part | None]:
         return None, Part("", "FAIL", f"raises NotImplementedError({str(exc)!r})",
                           "write it where it says 'your code here'")
     except Exception as exc:  # noqa: BLE001 - a student's bug is a result, not a crash
-        return None, Part("", "FAIL", f"raises {type(exc).__name__}: {exc}"[:300])
+        where = raised_in_plugin(exc)  # the student's line, when the error is in their file
+        at = "" if where is None else f" at {_shown_where(where)}"
+        return None, Part("", "FAIL", f"raises {type(exc).__name__}{at}: {exc}"[:300])
+
+
+def _shown_where(where: str) -> str:
+    """``/abs/path/file.py:LINE`` as the user would type the path."""
+    path, _, line = where.rpartition(":")
+    return f"{shown_path(path)}:{line}"
 
 
 def _named(failed: Part, name: str, hint: str | None = None) -> Part:
