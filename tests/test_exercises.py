@@ -87,9 +87,9 @@ def test_a_typical_mistake_fails_its_part_with_a_hint(tmp_path, number, old, new
 
 
 def test_an_error_in_the_students_code_names_its_line(tmp_path):
-    path = _variant(tmp_path, 1, "grad_out * y * (1 - y)", "grad_out * yy * (1 - y)")
+    path = _variant(tmp_path, 1, "return grad_out * y * (1 - y)", "return grad_out * yy * (1 - y)")
     lines = path.read_text(encoding="utf-8").split("\n")
-    line = 1 + next(i for i, t in enumerate(lines) if "grad_out * yy" in t)
+    line = 1 + next(i for i, t in enumerate(lines) if "return grad_out * yy" in t)
     result = ex.check_exercise(1, path)
     failed = {p.name: p for p in result.parts if p.status == "FAIL"}
     assert failed["backward"].detail.startswith(f"raises NameError at {path}:{line}: "), \
