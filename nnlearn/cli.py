@@ -449,9 +449,11 @@ def _format_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def format_eval(m: dict[str, Any]) -> str:
+def format_eval(m: dict[str, Any], *, scaled_target: bool = False) -> str:
     if "accuracy" not in m:
-        return "\n".join([f"samples   {m['n']}", f"loss      {m['loss']:.6g}",
+        # the loss is what training minimised: on the standardised target, when it was scaled
+        scaled = "  (of the standardised target)" if scaled_target else ""
+        return "\n".join([f"samples   {m['n']}", f"loss      {m['loss']:.6g}{scaled}",
                           f"MSE       {m['mse']:.6g}", f"RMSE      {m['rmse']:.6g}",
                           f"MAE       {m['mae']:.6g}", f"R2        {m['r2']:.6f}"])
     classes = m["classes"]
@@ -508,7 +510,7 @@ def eval_cmd(run, data, as_json):
         from nnlearn.errors import shown_path
 
         click.echo(shown_path(table.path))
-        click.echo(format_eval(metrics))
+        click.echo(format_eval(metrics, scaled_target=model.target_scaler is not None))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -157,6 +157,18 @@ def test_divergence_exits_3_with_a_learning_rate_hint(tmp_path):
     assert json.loads((tmp_path / "d" / "metrics.json").read_text())["status"] == "diverged"
 
 
+@pytest.mark.parametrize("standardized", [True, False])
+def test_eval_says_when_the_loss_is_of_the_standardised_target(tmp_path, standardized):
+    out = tmp_path / "d"
+    proc = run_cli("train", CONFIGS / "diabetes.yaml", "--out", out, "--quiet", "--set",
+                   "training.epochs=2", "--set", "training.learning_rate=1e-5",
+                   "--set", f"data.standardize_target={standardized}")
+    assert proc.returncode == 0, proc.stderr
+    loss = next(line for line in run_cli("eval", out).stdout.splitlines()
+                if line.startswith("loss"))
+    assert loss.endswith("(of the standardised target)") == standardized, loss
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert_clean_error(run_cli("train"), 2, "CONFIG")
     assert_clean_error(run_cli("train", CONFIGS / "xor.yaml", "--bogus"), 2, "--bogus")
