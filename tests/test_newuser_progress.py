@@ -14,6 +14,7 @@ from nnlearn.cli import _Progress, bar_layout, default_log_every, format_epoch_l
 from nnlearn.plots.text import loss_sparklines
 from nnlearn.runs.advice import (
     chance_level,
+    look_alike_classes,
     not_converged,
     overfitting,
     overshooting,
@@ -198,6 +199,15 @@ def test_overshooting_is_warned_instead_of_the_trends_when_the_loss_rose():
     assert overshooting(_history(falling, falling)) is None
     noisy = [1.0, 0.5] + [0.4, 0.6] * 9  # ends below where it began: not overshooting
     assert overshooting(_history(noisy, noisy)) is None
+
+
+def test_class_names_that_differ_only_in_case_are_warned():
+    metrics = {"train": {"classes": ["Setosa", "setosa", "versicolor", "virginica"]}}
+    text = look_alike_classes(metrics)
+    assert text.startswith("look-alike classes: 'Setosa' and 'setosa' differ only in case")
+    assert run_warnings([], metrics) == [text]
+    assert look_alike_classes({"train": {"classes": ["a", "b"]}}) is None
+    assert look_alike_classes({"train": {"r2": 0.5}}) is None  # regression: no classes
 
 
 def test_chance_level_accuracy_is_warned():

@@ -6,7 +6,8 @@ Like scikit-learn's ConvergenceWarning, they say what the numbers mean and what 
 - overfitting: the validation loss rose over the last epochs while the training loss fell;
 - not converged: the loss was still falling clearly at the last epoch (and the training data
   is not yet classified without error);
-- chance level: the accuracy is no better than always answering the most common class.
+- chance level: the accuracy is no better than always answering the most common class;
+- look-alike classes: two class names that differ only in case (a typo makes a new class).
 
 ``run_warnings`` returns sentences; printing them is the caller's business.
 """
@@ -107,13 +108,28 @@ def chance_level(metrics: Mapping[str, Any]) -> str | None:
             "nothing: check training.learning_rate (too large or too small) and the features")
 
 
+def look_alike_classes(metrics: Mapping[str, Any]) -> str | None:
+    """Class names that are the same word in another case (``Setosa``, ``setosa``): almost
+    always a typo in the data, which trains as a class of its own."""
+    classes = [str(c) for c in (metrics.get("train") or {}).get("classes") or []]
+    groups: dict[str, list[str]] = {}
+    for c in classes:
+        groups.setdefault(c.casefold(), []).append(c)
+    alike = [names for names in groups.values() if len(names) > 1]
+    if not alike:
+        return None
+    shown = "; ".join(" and ".join(repr(n) for n in names) for names in alike)
+    return (f"look-alike classes: {shown} differ only in case, so they are trained as "
+            "different classes; if that is a typo, fix the labels in the data")
+
+
 def run_warnings(history: Sequence[Mapping[str, float]], metrics: Mapping[str, Any]) -> list[str]:
     """Every warning that applies to a finished run: its per-epoch ``history`` and the final
     ``metrics`` (metrics.json). A run whose best weights early stopping restored is not
     warned about overfitting: the model kept is the one from before the rise."""
     rose = overshooting(history)
     if rose:  # the trends below assume the loss descends; here they would mislead
-        return [w for w in (rose, chance_level(metrics)) if w]
+        return [w for w in (rose, chance_level(metrics), look_alike_classes(metrics)) if w]
     out = []
     if metrics.get("restored_epoch") is None:
         out.append(overfitting(history))
@@ -124,4 +140,5 @@ def run_warnings(history: Sequence[Mapping[str, float]], metrics: Mapping[str, A
     if not stopped.startswith("early stopping") and not perfect:
         out.append(not_converged(history))
     out.append(chance_level(metrics))
+    out.append(look_alike_classes(metrics))
     return [w for w in out if w]
