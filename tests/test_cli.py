@@ -169,6 +169,15 @@ def test_eval_says_when_the_loss_is_of_the_standardised_target(tmp_path, standar
     assert loss.endswith("(of the standardised target)") == standardized, loss
 
 
+def test_a_run_folders_config_trained_again_is_named_after_the_run(tmp_path):
+    first = run_cli("train", CONFIGS / "xor.yaml", "--out", tmp_path / "runs" / "xor", "-q",
+                    "--set", "training.epochs=2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run_cli("train", "runs/xor/config.yaml", "-q", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "runs/xor-2"  # not runs/config
+
+
 def test_usage_errors_exit_2(tmp_path):
     assert_clean_error(run_cli("train"), 2, "CONFIG")
     assert_clean_error(run_cli("train", CONFIGS / "xor.yaml", "--bogus"), 2, "--bogus")

@@ -444,7 +444,12 @@ def input_summary(cfg: dict[str, Any]) -> str:
 
 
 def default_run_dir(config_path: str | os.PathLike | None, base: Path | None = None) -> Path:
-    stem = Path(config_path).stem if config_path else "run"
+    """``runs/<config name>``; a run folder's own config.yaml, trained again, is named after
+    its folder (``runs/iris/config.yaml`` -> ``runs/iris-2``, not ``runs/config``)."""
+    path = Path(config_path) if config_path else None
+    stem = "run" if path is None else path.stem
+    if path is not None and path.name == CONFIG_FILE and (path.parent / MODEL_FILE).exists():
+        stem = path.resolve().parent.name
     return (base or Path.cwd() / "runs") / stem
 
 
