@@ -75,7 +75,8 @@ class Group(click.Group):
 
                 key = key_for_option(exc.option_name)
                 if key is not None:  # `train --epochs 5`: a config key, not an option
-                    exc.possibilities = []  # click's nearest option would mislead
+                    # click's nearest option stays unless it is --help (`--lr`)
+                    exc.possibilities = [p for p in exc.possibilities if p != "--help"]
                     hint = f"config keys are set with --set, e.g. --set {key}=..."
             if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
                 # bare `nnlearn` (click >= 8.2): the help on stdout, one error line on stderr

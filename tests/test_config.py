@@ -425,6 +425,7 @@ def test_enum_errors_list_every_choice(raw: dict, key: str, choices: tuple) -> N
 
 def test_a_bare_width_is_shown_as_the_list_it_should_be() -> None:
     assert error(base(model={"hidden": 16})).hint == "one hidden layer of 16 units is [16]"
+    assert error(base(model={"hidden": 0})).hint is None  # [0] would be wrong too
 
 
 def test_enum_near_miss_gets_a_suggestion() -> None:

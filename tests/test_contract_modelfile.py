@@ -177,7 +177,7 @@ def test_a_damaged_model_file_is_refused(model_files, name, command):
     assert procs[f"{command}-{name}"].stdout == ""  # no predictions from a bad model
 
 
-def test_a_file_that_is_no_model_at_all_says_what_to_give_instead(model_files):
+def test_a_file_that_is_no_model_at_all_says_what_to_give_instead(model_files, tmp_path):
     # a config, a history.csv: named by mistake, not damaged; the hint says what to give
     folder, _, _, _ = model_files
     proc = run_cli("eval", folder / "c.yaml", env=ENV)
@@ -186,8 +186,16 @@ def test_a_file_that_is_no_model_at_all_says_what_to_give_instead(model_files):
     proc = run_cli("predict", folder / "run" / "history.csv", "--data", folder / "data.csv",
                    env=ENV)
     assert_clean_error(proc, 2, INVALID, "not a zip archive")
-    assert proc.stderr.splitlines()[-1].startswith("give a run folder")
+    assert proc.stderr.splitlines()[-1] == f"give the run folder: {folder / 'run'}"
     assert "BadZipFile" not in proc.stderr
+    # an emptied model.npz in a run folder is the right file, damaged: no hint to give another
+    emptied = tmp_path / "run"
+    emptied.mkdir()
+    (emptied / "model.npz").write_bytes(b"")
+    for target in (emptied, emptied / "model.npz"):
+        proc = run_cli("eval", target, "--data", folder / "data.csv", env=ENV)
+        assert_clean_error(proc, 2, INVALID)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 @pytest.mark.parametrize("command", ["eval", "predict"])

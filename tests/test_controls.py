@@ -249,7 +249,7 @@ def test_unknown_label_in_class_weight_names_the_key_and_the_label(tmp_path):
     cfg = _weights_config(tmp_path, "class_weight: {a: 2, zebra: 5}")
     with pytest.raises(ConfigError) as exc:
         runs.prepare(cfg)
-    assert exc.value.key == "training.class_weight"
+    assert exc.value.key == "training.class_weight.zebra"
     assert "'zebra'" in str(exc.value) and "a, b, c" in str(exc.value)
     proc = run_cli("train", tmp_path / "c.yaml", "--out", tmp_path / "run")
     assert_clean_error(proc, 2, "training.class_weight", "zebra")

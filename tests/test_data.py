@@ -619,3 +619,10 @@ def test_a_file_separated_by_something_else_gets_a_hint_saying_so(tmp_path, sep)
         read_csv(tmp_path / "d.csv", target="label")
     assert info.value.hint == (f"The values are separated by {sep!r}: nnlearn reads "
                                "comma-separated files, so save it with commas.")
+
+
+def test_a_comma_file_whose_column_name_holds_a_semicolon_gets_no_separator_hint(tmp_path):
+    (tmp_path / "d.csv").write_text("x,y (m/s; avg),label\n1,2,a\n")
+    with pytest.raises(DataError, match="target column 'Label' not found") as info:
+        read_csv(tmp_path / "d.csv", target="Label")
+    assert "separated" not in info.value.hint

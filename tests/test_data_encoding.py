@@ -131,10 +131,12 @@ def test_a_string_column_not_listed_gets_the_hint(tmp_path):
 
 
 @pytest.mark.parametrize("cell, hint", [
-    ("NA", "a missing value is an empty cell here (data.missing: mean fills those)"),
-    ("?", "a missing value is an empty cell here"),
-    ("nan", "a missing value is an empty cell here"),
-    ("", "data.missing: mean fills empty cells with the column's mean"),
+    ("NA", ("if it marks a missing value, leave the cell empty (data.missing: mean fills "
+            "those); if it is a category, list the column in data.categorical")),
+    ("?", "if it marks a missing value, leave the cell empty"),
+    ("nan", "if it marks a missing value, leave the cell empty"),
+    ("none", "if it marks a missing value"),  # or the category 'none': the hint says both
+    ("", "data.missing: mean fills empty cells"),
     ("many", "list the column in data.categorical"),
 ])
 def test_a_missing_value_marker_is_told_what_missing_means_here(tmp_path, cell, hint):

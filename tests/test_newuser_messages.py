@@ -55,7 +55,9 @@ def test_a_bad_override_value_names_the_override_not_the_file(project):
 def test_an_error_the_data_reveals_names_the_override_or_the_file(project, command):
     # class_weight and the loss are checked against the data, the size against the machine:
     # after the config has loaded, but still errors of what the user set, and where
-    for item, key in (("training.class_weight={rose: 2}", "training.class_weight: class 'rose'"),
+    for item, key in (("training.class_weight={rose: 2}",
+                       "training.class_weight.rose: class 'rose'"),
+                      ("training.class_weight.rose=2", "training.class_weight.rose: class 'rose'"),
                       ("training.loss=mse", "training.loss: loss 'mse' is for regression"),
                       ("model.hidden=[9000000, 9000000]", "model.hidden: the network has")):
         result = _invoke(command, "configs/iris.yaml", "--set", item)
@@ -64,10 +66,12 @@ def test_an_error_the_data_reveals_names_the_override_or_the_file(project, comma
             (command, result.output)
     (project / "rose.yaml").write_text("data: {train: data/iris-train.csv, target: species}\n"
                                        "training: {class_weight: {rose: 2}}\n")
-    result = _invoke(command, "rose.yaml")
-    first = result.output.splitlines()[0]
-    assert result.exit_code == 2 and first.startswith(
-        "Error: rose.yaml: training.class_weight: class 'rose'"), result.output
+    # the file's 'rose', whatever else --set changes beside it, is the file's
+    for extra in ((), ("--set", "training.class_weight.setosa=3")):
+        result = _invoke(command, "rose.yaml", *extra)
+        first = result.output.splitlines()[0]
+        assert result.exit_code == 2 and first.startswith(
+            "Error: rose.yaml: training.class_weight.rose: class 'rose'"), result.output
 
 
 @pytest.mark.parametrize("where", ["training.optimizer=momentum",
@@ -218,13 +222,17 @@ def test_a_missing_data_file_names_the_key_and_how_its_path_was_read(project):
 @pytest.mark.parametrize("option, key", [("--epochs", "training.epochs"),
                                          ("--lr", "training.learning_rate"),
                                          ("--batch-size", "training.batch_size"),
-                                         ("--hidden", "model.hidden")])
+                                         ("--hidden", "model.hidden"),
+                                         ("--seed", "seed")])
 def test_a_config_key_tried_as_an_option_points_at_set(project, option, key):
     result = _invoke("train", "configs/iris.yaml", option, "5")
     assert result.exit_code == 2
     lines = result.output.splitlines()
-    assert lines == [f"Error: No such option '{option}'.",
-                     f"config keys are set with --set, e.g. --set {key}=..."], result.output
+    assert lines[0].startswith(f"Error: No such option '{option}'.") and "--help" not in lines[0]
+    assert lines[1:] == [f"config keys are set with --set, e.g. --set {key}=..."], result.output
+    # click's own nearest option is kept beside it: --init may be --init-from
+    init = _invoke("train", "configs/iris.yaml", "--init", "x").output.splitlines()
+    assert "--init-from" in init[0] and init[1].endswith("--set model.init=...")
     # an option that names no config key keeps click's own help
     other = _invoke("train", "configs/iris.yaml", "--bogus")
     assert other.output.splitlines()[-1].endswith(" train --help'.")

@@ -33,7 +33,8 @@ _NOT_NUMERIC_HINT = ("list the column in data.categorical to one-hot encode it, 
 #: Cells that people (and other programs) write for "no value"; nnlearn's missing value is an
 #: empty cell, so these get a hint saying so instead of the categorical one.
 _MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?", "-", "missing", "#n/a"})
-_MISSING_HINT = "a missing value is an empty cell here (data.missing: mean fills those)"
+_MISSING_HINT = ("if it marks a missing value, leave the cell empty (data.missing: mean fills "
+                 "those); if it is a category, list the column in data.categorical")
 
 
 @dataclass
@@ -137,7 +138,8 @@ def _resolve_columns(header: list[str], req: _Request, path: str) -> _Layout:
     target = req.target
     if target is not None and target not in seen:
         if req.target_required:
-            separator = next((c for c in (";", "\t", "|") if any(c in h for h in header)), None)
+            separator = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]),
+                             None)  # one column whose name holds the separators
             raise DataError(f"target column {target!r} not found; columns found: {found}",
                             path=path, line=1,
                             hint=f"The values are separated by {separator!r}: nnlearn reads "
@@ -434,7 +436,8 @@ def _cell_number(cell: str, path: str | None, line: int | None, column: str | No
     text = cell.strip()
     if text == "":
         raise DataError("empty cell, expected a number", path=path, line=line, column=column,
-                        hint="data.missing: mean fills empty cells with the column's mean"
+                        hint="data.missing: mean fills empty cells (a column's mean, or a "
+                             "categorical column's most frequent value)"
                         if hint is _NOT_NUMERIC_HINT else None)
     if _NUMBER_RE.fullmatch(text):
         value = float(text)

@@ -324,7 +324,8 @@ def _categorical(value: Any, key: str, ctx: _Ctx) -> list[str]:
 
 def _hidden(value: Any, key: str, ctx: _Ctx) -> list[int]:
     if not isinstance(value, (list, tuple)):
-        hint = f"one hidden layer of {value} units is [{value}]" if _is_int(value) else None
+        hint = (f"one hidden layer of {value} units is [{value}]"
+                if _is_int(value) and value >= 1 else None)
         ctx.fail(key, f"expected a list of integers >= 1 (layer widths), got {_show(value)}",
                  hint)
     return [_integer(1, maximum=MAX_UNITS)(item, f"{key}[{i}]", ctx)
@@ -1060,7 +1061,7 @@ def key_for_option(option: str) -> str | None:
     leaf = option.lstrip("-").replace("-", "_")
     leaf = _OPTION_ALIASES.get(leaf, leaf)
     keys = [f"{section}.{key}" for section, fields in _SECTIONS.items() for key in fields
-            if key == leaf]
+            if key == leaf] + [key for key in _TOP_KEYS if key == leaf and key not in _SECTIONS]
     return keys[0] if len(keys) == 1 else None
 
 
@@ -1571,15 +1572,17 @@ def errors_located(path: str | os.PathLike, overrides: Sequence[str] = ()) -> It
     except ConfigError as exc:
         if exc.path not in (None, source):
             raise
-        item = _override_of(exc.key, overrides)
+        item = _override_of(exc.key, overrides, below=False)
         where = source if item is None else f"override {item!r}"
         if where == exc.path:
             raise
         raise ConfigError(exc.problem, key=exc.key, path=where, hint=exc.hint) from None
 
 
-def _override_of(key: str | None, overrides: Sequence[str]) -> str | None:
-    """The last ``--set`` item that set ``key`` (or a key above or below it), if any."""
+def _override_of(key: str | None, overrides: Sequence[str], *, below: bool = True
+                 ) -> str | None:
+    """The last ``--set`` item that set ``key`` or a key above it (with ``below``, also one
+    below it: a check of the whole mapping while loading), if any."""
     if not key or isinstance(overrides, str):
         return None
     found = None
@@ -1588,6 +1591,6 @@ def _override_of(key: str | None, overrides: Sequence[str]) -> str | None:
             continue
         set_key = ".".join(p.strip() for p in item.split("=", 1)[0].split("."))
         if key == set_key or key.startswith((set_key + ".", set_key + "[")) \
-                or set_key.startswith((key + ".", key + "[")):
+                or (below and set_key.startswith((key + ".", key + "["))):
             found = item
     return found

@@ -133,10 +133,9 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     try:
         with os.fdopen(fd, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if fh.read(2) != b"PK":  # not a damaged model: some other file, named by mistake
-                raise ModelFileError(
-                    f"{invalid}: not a zip archive, as the model.npz and checkpoint.npz that "
-                    "nnlearn train writes are", hint=_not_a_model_hint(path))
+            if fh.read(2) != b"PK":  # not even the start of a model file's zip archive
+                raise ModelFileError(f"{invalid} (not a zip archive, as model files are)",
+                                     hint=_not_a_model_hint(path))
             fh.seek(0)
             with zipfile.ZipFile(fh) as zf:
                 arrays, meta = _read_zip(path, zf, size)
@@ -147,7 +146,12 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[st
     return arrays, meta
 
 
-def _not_a_model_hint(path: Path) -> str:
+def _not_a_model_hint(path: Path) -> str | None:
+    """What to give instead, when the file is plainly something else than a model."""
+    if path.name in ("model.npz", "checkpoint.npz"):
+        return None  # the right file, damaged (emptied, overwritten): nothing else to give
+    if (path.parent / "model.npz").is_file():
+        return f"give the run folder: {path.parent}"
     if path.suffix.lower() in (".yaml", ".yml"):
         return f"that is a config: train it first (nnlearn train {path}), then give its run folder"
     return "give a run folder (the last line nnlearn train prints) or the model.npz in it"

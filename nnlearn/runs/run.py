@@ -146,7 +146,8 @@ def _class_weight_vector(spec: Any, encoder: LabelEncoder, y: np.ndarray) -> np.
         for label, weight in spec.items():
             if str(label) not in known:
                 raise ConfigError(f"class {label!r} is not in the data (classes: "
-                                  f"{', '.join(encoder.classes_)})", key="training.class_weight")
+                                  f"{', '.join(encoder.classes_)})",
+                                  key=f"training.class_weight.{label}")
             per_class[known[str(label)]] = float(weight)
     return per_class[y]
 
@@ -208,10 +209,11 @@ def _check_class_count(n_classes: int, table: Table, data: dict[str, Any]) -> No
         try:
             regression_targets(table.y, table.lines, table.path, column=data["target"])
         except DataError as exc:
-            raise DataError(f"{exc.problem}, where the other cells of the target are numbers "
-                            "(a regression target with a stray cell)", path=exc.path,
-                            line=exc.line, column=exc.column,
-                            hint="fix the cell or drop its row") from None
+            raise DataError(f"{exc.problem}; nearly every other cell of the target is a number, "
+                            f"so with it the target looked like {n_classes} classes for "
+                            f"{n_rows} rows", path=exc.path, line=exc.line, column=exc.column,
+                            hint="fix the cell if the target is a number to regress; if the "
+                                 "column is an ID, choose another data.target") from None
     raise DataError(f"the target has {n_classes} classes for {n_rows} rows (more than "
                     "half the rows); is it an ID column, or a number to regress?",
                     path=table.path, column=data["target"],
