@@ -228,7 +228,9 @@ def test_a_config_key_tried_as_an_option_points_at_set(project, option, key):
     result = _invoke("train", "configs/iris.yaml", option, "5")
     assert result.exit_code == 2
     lines = result.output.splitlines()
-    assert lines[0].startswith(f"Error: No such option '{option}'.") and "--help" not in lines[0]
+    # click's wording of the error line differs between versions ("option: --x", "option '--x'")
+    assert lines[0].startswith("Error: No such option") and option in lines[0], result.output
+    assert "--help" not in lines[0]
     assert lines[1:] == [f"config keys are set with --set, e.g. --set {key}=..."], result.output
     # click's own nearest option is kept beside it: --init may be --init-from
     init = _invoke("train", "configs/iris.yaml", "--init", "x").output.splitlines()
