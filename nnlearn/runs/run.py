@@ -63,6 +63,7 @@ from nnlearn.runs.config import (
     MAX_EPOCHS,
     check_monitors,
     dump_config,
+    errors_located,
     read_yaml_text,
     resolve,
     yaml_load,
@@ -842,13 +843,11 @@ def _prepare_run(cfg: dict[str, Any], callbacks: Sequence[Callback],
     checkpointer, whose snapshot thus includes every built-in callback's state (early stopping)
     for the epoch and is taken before a progress callback reports it -- Ctrl-C after
     "epoch N" saves N epochs."""
-    try:
+    if config_path is None:
         p = prepare(cfg, callbacks=callbacks)
-    except ConfigError as exc:
-        if exc.path is None and config_path is not None:
-            raise ConfigError(exc.problem, key=exc.key, path=os.fspath(config_path),
-                              hint=exc.hint) from None
-        raise
+    else:
+        with errors_located(config_path):
+            p = prepare(cfg, callbacks=callbacks)
     every = int(p.cfg["training"].get("checkpoint_every") or 0)
     p.checkpointer = Checkpointer(None, p.model, p.cfg, every)  # run_dir is set when known
     cbs = p.trainer.callbacks
